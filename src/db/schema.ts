@@ -1,0 +1,185 @@
+
+import {
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+/** Ids are time-ordered text; the C collation keeps byte order so `ORDER BY id` is creation order. */
+const id = customType<{ data: string }>({ dataType: () => 'text COLLATE "C"' });
+
+const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const tenants = pgTable('tenants', {
+  id: id('id').primaryKey(),
+  name: text('name').notNull(),
+  createdAt: createdAt(),
+});
+
+/**
+ * A tenant's signing secrets. The newest one with no `expires_at` is current; an older one keeps
+ * signing until its `expires_at` (a rotation's grace period). `secret` is the whsec_ text, or its
+ * AES-256-GCM ciphertext (`enc:v1:…`) when an encryption key is configured.
+ */
+export const signingSecrets = pgTable(
+  'signing_secrets',
+  {
+    id: id('id').primaryKey(),
+    tenantId: id('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    secret: text('secret').notNull(),
+    createdAt: createdAt(),
+    expiresAt: at('expires_at'),
+  },
+  (t) => [index('signing_secrets_tenant_idx').on(t.tenantId, t.createdAt)],
+);
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: id('id').primaryKey(),
+    tenantId: id('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    scope: text('scope', { enum: ['tenant', 'admin'] }).notNull(),
+    /** SHA-256 of the key, hex: keys are long random tokens, so a fast hash is enough. */
+    keyHash: text('key_hash').notNull(),
+    createdAt: createdAt(),
+    revokedAt: at('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_keys_hash_idx').on(t.keyHash), index('api_keys_tenant_idx').on(t.tenantId)],
+);
+
+export interface WebhookConfig {
+  url: string;
+  events: string[];
+  metadata: Record<string, unknown> | null;
+  headers: Record<string, string>;
+}
+
+export const runs = pgTable(
+  'runs',
+  {
+    id: id('id').primaryKey(),
+    tenantId: id('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    workflowId: text('workflow_id').notNull(),
+    status: text('status', { enum: ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELED'] }).notNull(),
+    completedNodes: integer('completed_nodes').notNull().default(0),
+    failedNodes: integer('failed_nodes').notNull().default(0),
+    error: text('error'),
+    input: jsonb('input'),
+    webhook: jsonb('webhook').$type<WebhookConfig>(),
+    createdAt: createdAt(),
+    startedAt: at('started_at'),
+    finishedAt: at('finished_at'),
+  },
+  (t) => [
+    index('runs_tenant_id_idx').on(t.tenantId, t.id),
+    index('runs_tenant_workflow_idx').on(t.tenantId, t.workflowId, t.id),
+    index('runs_tenant_status_idx').on(t.tenantId, t.status, t.id),
+  ],
+);
+
+/** A retried `POST /runs` with the same key answers the stored first response. */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    tenantId: id('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    runId: id('run_id').notNull(),
+    response: jsonb('response').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
+);
+
+export const events = pgTable(
+  'events',
+  {
+    id: id('id').primaryKey(),
+    tenantId: id('tenant_id').notNull(),
+    runId: id('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    data: jsonb('data'),
+    error: text('error'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('events_run_idx').on(t.runId, t.id)],
+);
+
+export const MESSAGE_STATUSES = ['pending', 'succeeded', 'failed'] as const;
+
+/** One event to be delivered to one webhook. Its id is the `svix-id`; `payload` is fixed at creation. */
+export const messages = pgTable(
+  'messages',
+  {
+    id: id('id').primaryKey(),
+    tenantId: id('tenant_id').notNull(),
+    runId: id('run_id').notNull(),
+    workflowId: text('workflow_id').notNull(),
+    eventId: id('event_id').notNull(),
+    eventType: text('event_type').notNull(),
+    url: text('url').notNull(),
+    headers: jsonb('headers').$type<Record<string, string>>().notNull(),
+    payload: text('payload').notNull(),
+    status: text('status', { enum: MESSAGE_STATUSES }).notNull(),
+    attemptCount: smallint('attempt_count').notNull().default(0),
+    nextAttemptAt: at('next_attempt_at'),
+    createdAt: createdAt(),
+    deliveredAt: at('delivered_at'),
+  },
+  (t) => [
+    index('messages_run_idx').on(t.runId, t.id),
+    index('messages_tenant_idx').on(t.tenantId, t.id),
+    index('messages_status_idx').on(t.status, t.id),
+    index('messages_workflow_idx').on(t.workflowId, t.id),
+    index('messages_event_type_idx').on(t.eventType, t.id),
+    index('messages_created_idx').on(t.createdAt),
+  ],
+);
+
+export const ATTEMPT_ERROR_KINDS = ['timeout', 'connection', 'dns', 'tls', 'blocked', 'redirect', 'http_status'] as const;
+
+export const attempts = pgTable(
+  'attempts',
+  {
+    id: id('id').primaryKey(),
+    messageId: id('message_id').notNull(),
+    tenantId: id('tenant_id').notNull(),
+    attempt: smallint('attempt').notNull(),
+    trigger: text('trigger', { enum: ['scheduled', 'manual'] }).notNull(),
+    outcome: text('outcome', { enum: ['succeeded', 'failed'] }).notNull(),
+    startedAt: at('started_at').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    responseStatus: smallint('response_status'),
+    responseBody: text('response_body'),
+    errorKind: text('error_kind', { enum: ATTEMPT_ERROR_KINDS }),
+    errorMessage: text('error_message'),
+    nextAttemptAt: at('next_attempt_at'),
+  },
+  (t) => [
+    index('attempts_message_idx').on(t.messageId, t.id),
+    index('attempts_outcome_idx').on(t.outcome, t.id),
+    index('attempts_status_idx').on(t.responseStatus, t.id),
+    index('attempts_started_idx').on(t.startedAt),
+  ],
+);
+
+export const schema = { tenants, signingSecrets, apiKeys, runs, idempotencyKeys, events, messages, attempts };
+

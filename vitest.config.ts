@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+// vitest started on an older Node fails to load the suite yet exits 0: refuse to run at all.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  throw new Error(`Orbit's tests need Node 24 (this is ${process.version}); run them with npm test`);
+}
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    fileParallelism: true,
+    maxWorkers: 4,
+  },
+});
