@@ -1,0 +1,41 @@
+/** How one attempt ended, in the words of CONTRACT §5. Pure. */
+
+/** The 7 kinds of attempt error (CONTRACT §5); mirrors ATTEMPT_ERROR_KINDS in db/schema.ts. */
+export const ATTEMPT_ERROR_KINDS = ['timeout', 'connection', 'dns', 'tls', 'blocked', 'redirect', 'http_status'] as const;
+export type AttemptErrorKind = (typeof ATTEMPT_ERROR_KINDS)[number];
+
+/** What the sender reports when no HTTP answer came. */
+export type TransportFailureKind = 'timeout' | 'connection' | 'dns' | 'tls' | 'blocked';
+export interface TransportFailure {
+  kind: TransportFailureKind;
+  message: string;
+}
+
+export type AttemptOutcome = 'succeeded' | 'failed';
+
+export interface AttemptClassification {
+  outcome: AttemptOutcome;
+  error: { kind: AttemptErrorKind; message: string } | null;
+}
+
+export function classifyAttempt(input: {
+  responseStatus: number | null;
+  failure: TransportFailure | null;
+}): AttemptClassification {
+  // A failure after the headers (body reset, deadline hit while reading) wins over the status:
+  // success is a 2xx answer within the deadline covering the whole exchange (CONTRACT §5).
+  if (input.failure !== null) return { outcome: 'failed', error: { kind: input.failure.kind, message: input.failure.message } };
+  const status = input.responseStatus;
+  if (status !== null) {
+    if (status >= 200 && status <= 299) return { outcome: 'succeeded', error: null };
+    if (status >= 300 && status <= 399) {
+      return {
+        outcome: 'failed',
+        error: { kind: 'redirect', message: `receiver answered ${status} (a redirect); redirects are not followed` },
+      };
+    }
+    return { outcome: 'failed', error: { kind: 'http_status', message: `receiver answered ${status}` } };
+  }
+  // Neither an answer nor a failure should not happen; still a failed attempt, never a silent success.
+  return { outcome: 'failed', error: { kind: 'connection', message: 'no answer from the receiver' } };
+}
