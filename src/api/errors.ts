@@ -1,0 +1,61 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ZodError } from 'zod';
+import { OrbitError, type ErrorCode, type ErrorDetail } from '../domain/errors.ts';
+import type { Logger } from '../lib/logger.ts';
+
+/** The one place where error codes become HTTP statuses. */
+export const STATUS_OF: Record<ErrorCode, ContentfulStatusCode> = {
+  malformed_request: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  invalid_transition: 409,
+  run_finished: 409,
+  idempotency_conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  validation_failed: 422,
+  internal_error: 500,
+  service_unavailable: 503,
+};
+
+export function errorResponse(c: Context, code: ErrorCode, message: string, details?: ErrorDetail[]): Response {
+  const requestId = (c.get('requestId') as string | undefined) ?? 'unknown';
+  return c.json({ error: { code, message, ...(details ? { details } : {}), requestId } }, STATUS_OF[code]);
+}
+
+export function zodDetails(error: ZodError, prefix: string): ErrorDetail[] {
+  return error.issues.map((issue) => ({
+    path: [prefix, ...issue.path.map(String)].filter((part) => part !== '').join('.'),
+    message: issue.message,
+  }));
+}
+
+/** PostgreSQL connection failures: the database is unreachable, not the request wrong. */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P02', '57P03']);
+
+function isDatabaseUnavailable(error: unknown): boolean {
+  for (let cause: unknown = error, depth = 0; cause && depth < 5; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+export function handleError(error: unknown, c: Context, logger: Logger): Response {
+  if (error instanceof OrbitError) return errorResponse(c, error.code, error.message, error.details);
+  if (error instanceof HTTPException) {
+    if (error.status === 400) return errorResponse(c, 'malformed_request', 'the request body is not valid JSON');
+    if (error.status === 413) return errorResponse(c, 'payload_too_large', 'the request body is larger than 1 MiB');
+    if (error.status === 415) return errorResponse(c, 'unsupported_media_type', 'the request body must be application/json');
+  }
+  if (isDatabaseUnavailable(error)) {
+    logger.warn({ requestId: c.get('requestId'), err: error }, 'database unavailable');
+    return errorResponse(c, 'service_unavailable', 'the database is unavailable; retry shortly');
+  }
+  logger.error({ requestId: c.get('requestId'), err: error }, 'unhandled error');
+  return errorResponse(c, 'internal_error', 'an internal error occurred');
+}

@@ -1,0 +1,49 @@
+/** Input limits, documented in the README ("Limits"). Byte sizes are of the JSON text. */
+export const LIMITS = {
+  requestBodyBytes: 1024 * 1024,
+  idLength: 256,
+  urlLength: 2048,
+  metadataBytes: 16 * 1024,
+  headerCount: 32,
+  headerNameLength: 128,
+  headerValueLength: 4096,
+  inputBytes: 512 * 1024,
+  eventDataBytes: 64 * 1024,
+  errorLength: 8 * 1024,
+  idempotencyKeyLength: 255,
+  jsonDepth: 32,
+} as const;
+
+export function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+}
+
+/**
+ * Why PostgreSQL could not store this JSON value, or null: NUL characters and lone UTF-16
+ * surrogates are refused by `text` and `jsonb`, and very deep nesting is refused here first.
+ * Iterative, so hostile nesting cannot overflow the stack.
+ */
+export function unstorableJson(value: unknown): string | null {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const item = stack.pop() as { value: unknown; depth: number };
+    if (typeof item.value === 'string') {
+      const problem = unstorableText(item.value);
+      if (problem) return problem;
+    } else if (item.value !== null && typeof item.value === 'object') {
+      if (item.depth >= LIMITS.jsonDepth) return `is nested deeper than ${LIMITS.jsonDepth} levels`;
+      for (const [key, child] of Object.entries(item.value)) {
+        const problem = unstorableText(key);
+        if (problem) return problem;
+        stack.push({ value: child, depth: item.depth + 1 });
+      }
+    }
+  }
+  return null;
+}
+
+export function unstorableText(text: string): string | null {
+  if (text.includes('\u0000')) return 'contains a NUL character';
+  if (!text.isWellFormed()) return 'contains an unpaired UTF-16 surrogate';
+  return null;
+}

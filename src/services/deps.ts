@@ -1,0 +1,33 @@
+import type { PgBoss } from 'pg-boss';
+import type { Database, Sql } from '../db/client.ts';
+import type { Cidr } from '../domain/network.ts';
+import type { SecretCipher } from '../lib/cipher.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+
+export interface DeliverySettings {
+  /** Delays (ms) between attempts after the first, immediate one. */
+  retrySchedule: readonly number[];
+  retryJitter: number;
+  deliveryTimeoutMs: number;
+}
+
+export interface WebhookRules {
+  allowHttp: boolean;
+  allowPrivateNetworks: readonly Cidr[];
+}
+
+/** Everything a use case may touch, passed in as one object (no globals, no Config). */
+export interface ServiceDeps {
+  db: Database;
+  sql: Sql;
+  boss: PgBoss;
+  clock: Clock;
+  logger: Logger;
+  random: () => number;
+  cipher: SecretCipher;
+  delivery: DeliverySettings;
+  webhookRules: WebhookRules;
+  /** Called after a transaction that enqueued deliveries commits: wakes an in-process worker. */
+  onEnqueued: () => void;
+}

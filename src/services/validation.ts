@@ -1,0 +1,63 @@
+import { OrbitError, type ErrorDetail } from '../domain/errors.ts';
+import { jsonBytes, LIMITS, unstorableJson, unstorableText } from '../domain/limits.ts';
+import { EVENT_TYPES, type ReportedEvent } from '../domain/run.ts';
+import { customHeaderProblems, webhookUrlProblem, type WebhookUrlRules } from '../domain/webhook.ts';
+import type { WebhookConfig } from '../db/schema.ts';
+
+export interface WebhookInput {
+  url: string;
+  events?: readonly string[] | undefined;
+  metadata?: Record<string, unknown> | null | undefined;
+  headers?: Record<string, string> | undefined;
+}
+
+export interface RunInput {
+  workflowId: string;
+  webhook?: WebhookInput | null | undefined;
+  input?: unknown;
+}
+
+function fail(details: ErrorDetail[]): never {
+  throw new OrbitError('validation_failed', 'the request is not valid', details);
+}
+
+function checkJson(details: ErrorDetail[], path: string, value: unknown, maxBytes: number): void {
+  if (value === undefined) return;
+  const problem = unstorableJson(value);
+  if (problem) details.push({ path, message: problem });
+  else if (jsonBytes(value) > maxBytes) details.push({ path, message: `is larger than ${maxBytes} bytes as JSON` });
+}
+
+/**
+ * The rules a schema cannot express: the webhook URL policy, custom headers, sizes, and text that
+ * PostgreSQL cannot store. Returns the webhook as stored (events defaulted to all six, deduplicated).
+ */
+export function validateRunInput(rules: WebhookUrlRules, input: RunInput): WebhookConfig | null {
+  const details: ErrorDetail[] = [];
+  const text = unstorableText(input.workflowId);
+  if (text) details.push({ path: 'body.workflowId', message: text });
+  checkJson(details, 'body.input', input.input, LIMITS.inputBytes);
+  const webhook = input.webhook ?? null;
+  if (webhook) {
+    const urlProblem = webhookUrlProblem(webhook.url, rules);
+    if (urlProblem) details.push({ path: 'body.webhook.url', message: urlProblem });
+    checkJson(details, 'body.webhook.metadata', webhook.metadata ?? undefined, LIMITS.metadataBytes);
+    for (const [name, message] of customHeaderProblems(webhook.headers ?? {})) {
+      details.push({ path: name ? `body.webhook.headers.${name}` : 'body.webhook.headers', message });
+    }
+  }
+  if (details.length > 0) fail(details);
+  if (!webhook) return null;
+  const events = webhook.events ? EVENT_TYPES.filter((type) => webhook.events?.includes(type)) : [...EVENT_TYPES];
+  return { url: webhook.url, events, metadata: webhook.metadata ?? null, headers: webhook.headers ?? {} };
+}
+
+export function validateEvent(event: ReportedEvent): void {
+  const details: ErrorDetail[] = [];
+  checkJson(details, 'body.data', event.data, LIMITS.eventDataBytes);
+  if (event.error !== undefined) {
+    const problem = unstorableText(event.error);
+    if (problem) details.push({ path: 'body.error', message: problem });
+  }
+  if (details.length > 0) fail(details);
+}
