@@ -1,0 +1,116 @@
+/**
+ * pg-boss set-up: one instance per process, in its own `pgboss` schema of Orbit's database, with the
+ * delivery queues created (or updated) at start. pg-boss is the scheduler only; the retry ladder is
+ * ours (STACK.md trap 8).
+ */
+import { PgBoss, type Queue } from 'pg-boss';
+import type { Logger } from '../lib/logger.ts';
+import { DELIVERY_QUEUES } from './delivery-queue.ts';
+
+export const BOSS_SCHEMA = 'pgboss';
+
+export interface BossOptions {
+  /** PostgreSQL connection string (Orbit's database). */
+  connectionString: string;
+  /** pg-boss's own pool (fetch, complete, maintenance); the LISTEN connection comes on top. */
+  poolSize?: number;
+  applicationName?: string;
+  logger: Logger;
+}
+
+export function createBoss(options: BossOptions): PgBoss {
+  const boss = new PgBoss({
+    connectionString: options.connectionString,
+    schema: BOSS_SCHEMA,
+    max: options.poolSize ?? 10,
+    application_name: options.applicationName ?? 'orbit-queue',
+    // Wakes workers in every process the moment a first attempt is enqueued; polling stays as the floor.
+    useListenNotify: true,
+    // Orbit schedules nothing by cron.
+    schedule: false,
+    // A crashed worker's jobs come back once their heartbeat is stale; the expiry sweep runs with the
+    // monitor pass, so both set how fast (default 60 s each).
+    superviseIntervalSeconds: 10,
+    monitorIntervalSeconds: 10,
+  });
+  // Without listeners an EventEmitter 'error' would throw; pg-boss reports and carries on.
+  boss.on('error', (error) => options.logger.error({ err: error }, 'pg-boss error'));
+  boss.on('warning', (warning) => options.logger.warn({ data: warning.data }, `pg-boss: ${warning.message}`));
+  return boss;
+}
+
+export interface QueueSettings {
+  deliveryTimeoutMs: number;
+}
+
+/** Queue options shared by both delivery queues; they depend on the delivery deadline. */
+export function deliveryQueueOptions(settings: QueueSettings): Omit<Queue, 'name' | 'partition' | 'policy' | 'deadLetter'> {
+  const deadlineSeconds = Math.ceil(settings.deliveryTimeoutMs / 1000);
+  return {
+    // A batch is bounded by the deadline plus two short statements; expiry must never cut a live one.
+    expireInSeconds: 2 * deadlineSeconds + 60,
+    // pg-boss refreshes it every 5 s for long batches only; a dead worker's jobs return within ~20 s.
+    heartbeatSeconds: 10,
+    // pg-boss's own retries cover infrastructure trouble only (a crash, the database away): keep
+    // trying for days rather than leave a message pending with no job.
+    retryLimit: 1000,
+    retryDelay: 1,
+    retryBackoff: true,
+    retryDelayMax: 300,
+    // Ladder steps can wait up to 7 days each; never let a planned job be dropped before it runs.
+    retentionSeconds: 30 * 86_400,
+    // Completed jobs only serve to debug; a few hours keep the job tables (and stats scans) small.
+    deleteAfterSeconds: 6 * 3600,
+    notify: true,
+  };
+}
+
+/**
+ * Starts pg-boss (installing or migrating its schema) and makes sure both delivery queues exist with
+ * the current options. `createQueue` ignores options on an existing queue, hence `updateQueue`.
+ */
+export async function startBoss(boss: PgBoss, settings: QueueSettings): Promise<void> {
+  await boss.start({ attempts: 5 });
+  const options = deliveryQueueOptions(settings);
+  for (const name of Object.values(DELIVERY_QUEUES)) {
+    const existing = await boss.getQueue(name);
+    // Its own table per queue: a retry backlog never bloats the first-attempt queue's indexes.
+    if (existing === null) await boss.createQueue(name, { ...options, partition: true });
+    else await boss.updateQueue(name, options);
+  }
+  await tuneQueueTables(boss);
+}
+
+// Stale planner statistics on a job table that filled quickly made each fetch ~80x slower (STACK.md
+// trap 12): analyse after ~1% change instead of autovacuum's default 10%.
+const STORAGE_OPTIONS = [
+  'autovacuum_analyze_scale_factor=0.01',
+  'autovacuum_analyze_threshold=500',
+  'autovacuum_vacuum_scale_factor=0.02',
+  'autovacuum_vacuum_threshold=1000',
+];
+
+async function queueTables(boss: PgBoss): Promise<string[]> {
+  const queues = await boss.getQueues(Object.values(DELIVERY_QUEUES));
+  return queues.map((queue) => queue.table).filter((table) => /^[a-z0-9_]+$/i.test(table));
+}
+
+async function tuneQueueTables(boss: PgBoss): Promise<void> {
+  const db = boss.getDb();
+  for (const table of await queueTables(boss)) {
+    // ALTER TABLE takes a short exclusive lock: only when the options are not set yet.
+    const { rows } = await db.executeSql(
+      `select coalesce(reloptions, '{}') @> $1::text[] as tuned from pg_class c
+         join pg_namespace n on n.oid = c.relnamespace where n.nspname = $2 and c.relname = $3`,
+      [STORAGE_OPTIONS, BOSS_SCHEMA, table],
+    );
+    const row = rows[0] as { tuned: boolean } | undefined;
+    if (row && !row.tuned) await db.executeSql(`alter table ${BOSS_SCHEMA}.${table} set (${STORAGE_OPTIONS.join(', ')})`);
+  }
+}
+
+/** Refreshes the planner statistics of the delivery job tables; call after a bulk enqueue. */
+export async function analyzeDeliveryQueues(boss: PgBoss): Promise<void> {
+  const db = boss.getDb();
+  for (const table of await queueTables(boss)) await db.executeSql(`analyze ${BOSS_SCHEMA}.${table}`);
+}

@@ -1,0 +1,324 @@
+/**
+ * The delivery use cases: attempt a fetched batch of deliveries (sign, POST, record) and plan a
+ * manual retry. HTTP happens outside any transaction; one statement (or one short transaction when
+ * retries are planned) records the whole batch afterwards.
+ */
+import { eq, inArray, sql as drizzleSql } from 'drizzle-orm';
+import pkg from '../../package.json' with { type: 'json' };
+import { messages } from '../db/schema.ts';
+import type { Queryable } from '../db/client.ts';
+import { OrbitError } from '../domain/errors.ts';
+import { classifyAttempt, type AttemptClassification } from '../domain/outcome.ts';
+import { nextRetryDelay } from '../domain/schedule.ts';
+import { signPayload } from '../domain/signing.ts';
+import { newId } from '../lib/ids.ts';
+import { enqueueDeliveries, type DeliveryJob, type PlannedDelivery } from '../queue/delivery-queue.ts';
+import { createSender, type Sender } from '../sender/sender.ts';
+import type { ServiceDeps } from './deps.ts';
+import { activeSigningSecrets } from './signing-secrets.ts';
+
+export const USER_AGENT = `Orbit/${pkg.version}`;
+
+export type DeliveryDeps = ServiceDeps & { sender: Sender };
+
+/** The one outbound HTTP path, configured from the deps (deadline, SSRF allow-list, clock). */
+export function createDeliverySender(
+  deps: Pick<ServiceDeps, 'delivery' | 'webhookRules' | 'clock'>,
+  maxConnectionsPerOrigin: number,
+): Sender {
+  return createSender({
+    timeoutMs: deps.delivery.deliveryTimeoutMs,
+    maxConnectionsPerOrigin,
+    allowPrivateNetworks: deps.webhookRules.allowPrivateNetworks,
+    clock: deps.clock,
+  });
+}
+
+/** One job as the worker fetched it. */
+export interface FetchedDelivery extends DeliveryJob {
+  /** The queue's job id: the result names released jobs by it. */
+  jobId: string;
+  /** Aborted on shutdown or when the claim on the job is lost. */
+  signal?: AbortSignal;
+}
+
+export interface DeliveryBatchResult {
+  attempted: number;
+  /** Jobs with nothing to do: message gone, already succeeded, or a stale ladder step. */
+  skipped: number;
+  /** Jobs not recorded (attempt cut short by their signal, or no secret to sign with): run them again. */
+  released: string[];
+  /** The earliest retry this batch planned, so a worker can wake its retry queue on time. */
+  nextRetryAt: Date | null;
+}
+
+interface LoadedMessage {
+  id: string;
+  tenantId: string;
+  url: string;
+  headers: Record<string, string>;
+  payload: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  /** Attempts of the ladder already made (manual ones excluded). */
+  scheduledAttempts: number;
+}
+
+/** One attempt to record; column names match the record statement's recordset. */
+interface AttemptRecord {
+  attempt_id: string;
+  message_id: string;
+  trigger: 'scheduled' | 'manual';
+  outcome: AttemptClassification['outcome'];
+  started_at: string;
+  duration_ms: number;
+  response_status: number | null;
+  response_body: string | null;
+  error_kind: string | null;
+  error_message: string | null;
+  /** The retry this attempt planned; null when none. */
+  next_attempt_at: string | null;
+  /** The message's status after a scheduled attempt; null for a manual one (status kept unless it succeeded). */
+  status: 'pending' | 'succeeded' | 'failed' | null;
+  delivered_at: string | null;
+}
+
+/** Headers the engine owns: a custom header of the same name never replaces them. */
+const OWNED_HEADERS = new Set([
+  'content-type',
+  'user-agent',
+  'svix-id',
+  'svix-timestamp',
+  'svix-signature',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+]);
+
+/** The request headers of CONTRACT §4. */
+export function deliveryHeaders(
+  custom: Record<string, string>,
+  messageId: string,
+  timestamp: number,
+  signature: string,
+): Record<string, string> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': USER_AGENT,
+  };
+  for (const [name, value] of Object.entries(custom)) {
+    if (!OWNED_HEADERS.has(name.toLowerCase())) headers[name] = value;
+  }
+  const stamp = String(timestamp);
+  headers['svix-id'] = messageId;
+  headers['svix-timestamp'] = stamp;
+  headers['svix-signature'] = signature;
+  headers['webhook-id'] = messageId;
+  headers['webhook-timestamp'] = stamp;
+  headers['webhook-signature'] = signature;
+  return headers;
+}
+
+async function loadMessages(db: Queryable, ids: readonly string[]): Promise<LoadedMessage[]> {
+  return db
+    .select({
+      id: messages.id,
+      tenantId: messages.tenantId,
+      url: messages.url,
+      headers: messages.headers,
+      payload: messages.payload,
+      status: messages.status,
+      // The ladder position, which manual attempts do not move: tells a stale scheduled job.
+      // Spelled out: drizzle renders a column in a select list unqualified, which `attempts` would capture.
+      scheduledAttempts: drizzleSql<number>`(select count(*) from attempts a
+        where a.message_id = "messages"."id" and a.trigger = 'scheduled')::int`,
+    })
+    .from(messages)
+    .where(inArray(messages.id, [...ids]));
+}
+
+/** A scheduled job runs only while its message is pending and its step is not done yet. */
+function isDue(job: DeliveryJob, message: LoadedMessage): boolean {
+  if (job.trigger === 'manual') return true;
+  return message.status === 'pending' && job.step > message.scheduledAttempts;
+}
+
+/**
+ * Attempts one fetched batch: loads the messages, skips what is not due, signs and POSTs the rest
+ * concurrently, then records every attempt, updates every message and enqueues due retries at once.
+ * Receiver failures are outcomes; a throw means infrastructure trouble (the queue retries the batch).
+ */
+export async function attemptDeliveries(deps: DeliveryDeps, jobs: readonly FetchedDelivery[]): Promise<DeliveryBatchResult> {
+  const result: DeliveryBatchResult = { attempted: 0, skipped: 0, released: [], nextRetryAt: null };
+  if (jobs.length === 0) return result;
+
+  const loaded = await loadMessages(deps.db, [...new Set(jobs.map((job) => job.messageId))]);
+  const byId = new Map(loaded.map((message) => [message.id, message]));
+  // At most one attempt per message per batch (a stale and a current job may arrive together).
+  const chosen = new Map<string, { job: FetchedDelivery; message: LoadedMessage }>();
+  for (const job of jobs) {
+    const message = byId.get(job.messageId);
+    if (message === undefined || chosen.has(job.messageId) || !isDue(job, message)) {
+      result.skipped++;
+      continue;
+    }
+    chosen.set(job.messageId, { job, message });
+  }
+  if (chosen.size === 0) return result;
+
+  const tenantIds = [...new Set([...chosen.values()].map(({ message }) => message.tenantId))];
+  const secrets = await activeSigningSecrets(deps.db, deps.cipher, tenantIds, deps.clock.now());
+
+  const records: AttemptRecord[] = [];
+  const retries: PlannedDelivery[] = [];
+  await Promise.all(
+    [...chosen.values()].map(async ({ job, message }) => {
+      const tenantSecrets = secrets.get(message.tenantId);
+      if (tenantSecrets === undefined || tenantSecrets.length === 0) {
+        deps.logger.error({ messageId: message.id, tenantId: message.tenantId }, 'tenant has no signing secret; delivery held back');
+        result.released.push(job.jobId);
+        return;
+      }
+      const record = await attemptOne(deps, job, message, tenantSecrets);
+      if (record === null) {
+        result.released.push(job.jobId);
+        return;
+      }
+      records.push(record);
+      if (record.next_attempt_at !== null) {
+        const startAfter = new Date(record.next_attempt_at);
+        retries.push({ messageId: message.id, step: job.step + 1, trigger: 'scheduled', startAfter });
+        if (result.nextRetryAt === null || startAfter < result.nextRetryAt) result.nextRetryAt = startAfter;
+      }
+    }),
+  );
+  result.attempted = records.length;
+  if (records.length > 0) await recordAttempts(deps, records, retries);
+  return result;
+}
+
+async function attemptOne(
+  deps: DeliveryDeps,
+  job: FetchedDelivery,
+  message: LoadedMessage,
+  secrets: readonly string[],
+): Promise<AttemptRecord | null> {
+  // Signed anew at each attempt: the timestamp is the attempt's.
+  const timestamp = Math.floor(deps.clock.now().getTime() / 1000);
+  const signature = signPayload(secrets, message.id, timestamp, message.payload);
+  const sent = await deps.sender.send({
+    url: message.url,
+    headers: deliveryHeaders(message.headers, message.id, timestamp, signature),
+    body: message.payload,
+    ...(job.signal ? { signal: job.signal } : {}),
+  });
+  // Cut short by shutdown or a lost claim: not a receiver failure, so not logged as an attempt;
+  // the queue runs the job again (the receiver may see the same svix-id twice, which is allowed).
+  if (job.signal?.aborted === true && sent.failure !== null) return null;
+
+  const { outcome, error } = classifyAttempt(sent);
+  const finishedAt = deps.clock.now();
+  let status: AttemptRecord['status'] = null;
+  let nextAttemptAt: Date | null = null;
+  if (outcome === 'succeeded') {
+    status = 'succeeded';
+  } else if (job.trigger === 'scheduled') {
+    const delay = nextRetryDelay({
+      attempt: job.step,
+      schedule: deps.delivery.retrySchedule,
+      jitter: deps.delivery.retryJitter,
+      random: deps.random,
+      responseStatus: sent.responseStatus,
+      retryAfter: sent.retryAfter,
+      now: finishedAt,
+    });
+    if (delay === null) {
+      status = 'failed';
+    } else {
+      status = 'pending';
+      nextAttemptAt = new Date(finishedAt.getTime() + delay);
+    }
+  }
+  return {
+    attempt_id: newId('att'),
+    message_id: message.id,
+    trigger: job.trigger,
+    outcome,
+    started_at: sent.startedAt.toISOString(),
+    duration_ms: sent.durationMs,
+    response_status: sent.responseStatus,
+    response_body: sent.responseBody,
+    error_kind: error?.kind ?? null,
+    error_message: error?.message ?? null,
+    next_attempt_at: nextAttemptAt?.toISOString() ?? null,
+    status,
+    delivered_at: outcome === 'succeeded' ? finishedAt.toISOString() : null,
+  };
+}
+
+/**
+ * One statement inserts every attempt row and updates every message. The attempt number comes from
+ * the row-locked UPDATE (`attempt_count + 1`), so concurrent attempts of one message (a manual retry
+ * beside a scheduled one) never share a number. Once succeeded, a message stays succeeded.
+ */
+function recordStatement(records: readonly AttemptRecord[]) {
+  return drizzleSql`
+    with input as (
+      select * from jsonb_to_recordset(${JSON.stringify(records)}::jsonb) as x(
+        attempt_id text, message_id text, trigger text, outcome text, started_at timestamptz,
+        duration_ms integer, response_status smallint, response_body text, error_kind text,
+        error_message text, next_attempt_at timestamptz, status text, delivered_at timestamptz)
+    ),
+    updated as (
+      update messages m set
+        attempt_count = m.attempt_count + 1,
+        status = case
+          when m.status = 'succeeded' or i.outcome = 'succeeded' then 'succeeded'
+          when i.status is null then m.status
+          else i.status end,
+        next_attempt_at = case
+          when m.status = 'succeeded' or i.outcome = 'succeeded' then null
+          when i.trigger = 'manual' then m.next_attempt_at
+          else i.next_attempt_at end,
+        delivered_at = coalesce(m.delivered_at, i.delivered_at)
+      from input i
+      where m.id = i.message_id
+      returning m.id, m.tenant_id, m.attempt_count
+    )
+    insert into attempts (id, message_id, tenant_id, attempt, trigger, outcome, started_at, duration_ms,
+      response_status, response_body, error_kind, error_message, next_attempt_at)
+    select i.attempt_id, i.message_id, u.tenant_id, u.attempt_count, i.trigger, i.outcome, i.started_at,
+      i.duration_ms, i.response_status, i.response_body, i.error_kind, i.error_message, i.next_attempt_at
+    from input i join updated u on u.id = i.message_id`;
+}
+
+async function recordAttempts(deps: DeliveryDeps, records: readonly AttemptRecord[], retries: readonly PlannedDelivery[]): Promise<void> {
+  const statement = recordStatement(records);
+  // A single statement is atomic on its own; a transaction only when retry jobs must commit with it.
+  if (retries.length === 0) {
+    await deps.db.execute(statement);
+    return;
+  }
+  await deps.db.transaction(async (tx) => {
+    await tx.execute(statement);
+    await enqueueDeliveries(deps.boss, retries, tx);
+  });
+}
+
+/** What `POST /v1/admin/messages/{id}/retry` answers with 202: the attempt is queued, not yet made. */
+export interface ManualRetryAccepted {
+  messageId: string;
+  status: 'queued';
+}
+
+/**
+ * Queues one manual attempt of a message, in any status: same svix-id, fresh signature, trigger
+ * `manual`. It does not move the retry ladder: a failure plans nothing and keeps the status; a
+ * success makes the message `succeeded`. Goes to the first-attempt queue so it runs now.
+ */
+export async function retryMessage(deps: ServiceDeps, messageId: string): Promise<ManualRetryAccepted> {
+  const [found] = await deps.db.select({ id: messages.id }).from(messages).where(eq(messages.id, messageId)).limit(1);
+  if (found === undefined) throw new OrbitError('not_found', 'message not found');
+  await enqueueDeliveries(deps.boss, [{ messageId, step: 0, trigger: 'manual' }]);
+  deps.onEnqueued();
+  return { messageId, status: 'queued' };
+}

@@ -1,0 +1,29 @@
+/**
+ * What `orbit serve` / `orbit worker` start: the delivery worker with a sender of its own.
+ * Stopping it drains in-flight attempts, then closes the sender's connections.
+ */
+import type { ServiceDeps } from '../services/deps.ts';
+import { createDeliverySender } from '../services/delivery.ts';
+import { startDeliveryWorker, type DeliveryWorker } from './delivery-worker.ts';
+
+export type { DeliveryWorker } from './delivery-worker.ts';
+
+export interface WorkerOptions {
+  /** ORBIT_WORKER_CONCURRENCY: attempts in flight from the first-attempt queue. */
+  concurrency: number;
+  /** ORBIT_MAX_CONNECTIONS_PER_ORIGIN. */
+  maxConnectionsPerOrigin: number;
+  batchSize?: number;
+}
+
+export async function startWorker(services: ServiceDeps, options: WorkerOptions): Promise<DeliveryWorker> {
+  const sender = createDeliverySender(services, options.maxConnectionsPerOrigin);
+  const worker = await startDeliveryWorker({ ...services, sender }, options);
+  return {
+    wake: () => worker.wake(),
+    async stop() {
+      await worker.stop();
+      await sender.close();
+    },
+  };
+}

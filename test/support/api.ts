@@ -1,0 +1,98 @@
+import { createApp } from '../../src/api/app.ts';
+import { openDatabase } from '../../src/db/client.ts';
+import { parseCidrList } from '../../src/domain/network.ts';
+import { createSecretCipher } from '../../src/lib/cipher.ts';
+import { systemClock, type Clock } from '../../src/lib/clock.ts';
+import { silentLogger } from '../../src/lib/logger.ts';
+import { createBoss, startBoss } from '../../src/queue/boss.ts';
+import { bootstrap } from '../../src/services/bootstrap.ts';
+import type { ServiceDeps } from '../../src/services/deps.ts';
+import { createTestDatabase } from './database.ts';
+
+export interface CallOptions {
+  body?: unknown;
+  rawBody?: string;
+  key?: string | null;
+  headers?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  // Answers are arbitrary JSON that each test asserts on field by field.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+  headers: Headers;
+}
+
+export interface TestApi {
+  url: string;
+  deps: ServiceDeps;
+  adminKey: string;
+  tenantId: string;
+  /** Calls the API in-process with a real Request; `key` defaults to the admin key, null sends none. */
+  call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
+  close(): Promise<void>;
+}
+
+export interface TestApiOptions {
+  clock?: Clock;
+  allowHttp?: boolean;
+  allowPrivateNetworks?: string;
+  retrySchedule?: number[];
+  onEnqueued?: () => void;
+}
+
+/** A real Orbit API (real database, real pg-boss) called in-process through `app.request`. */
+export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
+  const url = await createTestDatabase();
+  const database = openDatabase(url, { poolSize: 5 });
+  const boss = createBoss({ connectionString: url, poolSize: 3, logger: silentLogger });
+  await startBoss(boss, { deliveryTimeoutMs: 5_000 });
+  const deps: ServiceDeps = {
+    db: database.db,
+    sql: database.sql,
+    boss,
+    clock: options.clock ?? systemClock,
+    logger: silentLogger,
+    random: Math.random,
+    cipher: createSecretCipher(undefined),
+    delivery: { retrySchedule: options.retrySchedule ?? [5_000, 300_000], retryJitter: 0, deliveryTimeoutMs: 5_000 },
+    webhookRules: {
+      allowHttp: options.allowHttp ?? false,
+      allowPrivateNetworks: parseCidrList(options.allowPrivateNetworks ?? '') ?? [],
+    },
+    onEnqueued: options.onEnqueued ?? (() => {}),
+  };
+  const adminKey = `gx_test_${Math.random().toString(36).slice(2)}_admin_key_0123`;
+  const { tenantId } = await bootstrap(deps, { adminKey });
+  const app = createApp({ services: deps, logger: silentLogger, version: '0.0.0-test' });
+  return {
+    url,
+    deps,
+    adminKey,
+    tenantId,
+    async call(method, path, callOptions = {}) {
+      const headers: Record<string, string> = { ...callOptions.headers };
+      const key = callOptions.key === undefined ? adminKey : callOptions.key;
+      if (key !== null) headers['authorization'] = `Bearer ${key}`;
+      let body: string | undefined = callOptions.rawBody;
+      if (callOptions.body !== undefined) {
+        body = JSON.stringify(callOptions.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const response = await app.request(path, { method, headers, ...(body !== undefined ? { body } : {}) });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text === '' ? null : JSON.parse(text);
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: response.status, body: parsed, headers: response.headers };
+    },
+    async close() {
+      await boss.stop({ graceful: false, timeout: 2_000 });
+      await database.close();
+    },
+  };
+}
