@@ -1,15 +1,33 @@
 #!/usr/bin/env node
 // The bin runs the TypeScript entry point directly; Node 24 strips types itself.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const major = Number(process.versions.node.split('.')[0]);
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
 if (major >= 24) {
   await import(main);
 } else {
   // An older system Node (npx on a machine with Node 20): re-run on the Node 24 that npm installed.
   const node = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
-  const child = spawnSync(node, [main, ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(child.status ?? 1);
+  if (!existsSync(node)) {
+    process.stderr.write(`orbit: needs Node.js 24 (this is ${process.version}); run npm install to get it\n`);
+    process.exit(1);
+  }
+  // Its own process group: a Ctrl+C reaches only this wrapper, which passes it on exactly once
+  // (a second SIGINT would make Orbit skip its graceful shutdown).
+  const child = spawn(node, [main, ...process.argv.slice(2)], { stdio: 'inherit', detached: true });
+  for (const signal of ['SIGTERM', 'SIGINT']) {
+    process.on(signal, () => child.kill(signal));
+  }
+  child.on('error', (error) => {
+    process.stderr.write(`orbit: could not start ${node}: ${error.message}\n`);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => {
+    process.exit(code ?? 128 + (constants.signals[signal] ?? 0));
+  });
 }

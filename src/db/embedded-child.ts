@@ -26,7 +26,8 @@ const pg = new EmbeddedPostgres({
   password: options.password,
   authMethod: 'scram-sha-256',
   persistent: true,
-  createPostgresUser: true,
+  // PostgreSQL refuses to run as root: only then run it as a `postgres` user made for it.
+  createPostgresUser: process.getuid?.() === 0,
   initdbFlags: ['--encoding=UTF8', '--locale=C'],
   postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'unix_socket_directories='],
   onLog: (message) => {
@@ -45,15 +46,40 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** The parent of a process, from /proc (Linux); null where that cannot be read. */
+function parentOf(pid: number): number | null {
+  try {
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a process is this file running for another Orbit (an orphan's new parent is not). */
+function isLauncher(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('embedded-child');
+  } catch {
+    return false;
+  }
+}
+
 /**
  * An earlier Orbit killed with its database still running leaves a postmaster on this data dir:
  * shut it down (fast mode) so this start owns the cluster. A dead pid's file is stale and removed.
+ * A postmaster whose launcher is still alive belongs to an Orbit that is running: refuse.
  */
 async function clearEarlierServer(): Promise<void> {
   const pidFile = join(options.dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
+    const parent = parentOf(pid);
+    if (parent !== null && isLauncher(parent)) {
+      throw new Error(`the data dir ${options.dataDir} is in use by another running Orbit (its PostgreSQL has pid ${pid})`);
+    }
     process.kill(pid, 'SIGINT');
     for (let waited = 0; waited < 15_000 && processAlive(pid); waited += 100) {
       await new Promise((resolve) => setTimeout(resolve, 100));
