@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { EVENT_TYPES, REPORTED_EVENT_TYPES, RUN_STATUSES } from '../domain/run.ts';
-import { LIMITS } from '../domain/limits.ts';
+import { LIMITS, unstorableText } from '../domain/limits.ts';
 
 /** Request and response shapes shared by the routes; the OpenAPI document is generated from them. */
 
@@ -14,6 +14,10 @@ export const ErrorSchema = z
     }),
   })
   .openapi('Error');
+
+/** Text PostgreSQL can store: no NUL character, no unpaired UTF-16 surrogate. */
+export const storableText = (schema: z.ZodString) =>
+  schema.refine((text) => unstorableText(text) === null, 'must not contain NUL characters or unpaired UTF-16 surrogates');
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 export const IdParam = (name: string, example: string) =>
@@ -39,7 +43,10 @@ export const pageOf = <T extends z.ZodType>(item: T, name: string) =>
 export const EventTypeSchema = z.enum(EVENT_TYPES).openapi('EventType');
 export const RunStatusSchema = z.enum(RUN_STATUSES).openapi('RunStatus');
 
-const JsonObject = z.record(z.string(), z.unknown());
+// Not `z.record`: it drops a `__proto__` key, and a JSON object must come back exactly as sent.
+const JsonObject = z
+  .custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), 'must be a JSON object')
+  .openapi({ type: 'object', additionalProperties: true });
 
 export const WebhookInputSchema = z
   .object({
@@ -61,8 +68,13 @@ export const CreateRunSchema = z
 export const ReportEventSchema = z
   .object({
     type: z.enum(REPORTED_EVENT_TYPES),
-    data: JsonObject.optional(),
-    error: z.string().max(LIMITS.errorLength).optional(),
+    // `null` reads as absent, as in the payloads receivers get (`"error": null`).
+    data: JsonObject.nullish().transform((data) => data ?? undefined),
+    error: z
+      .string()
+      .max(LIMITS.errorLength)
+      .nullish()
+      .transform((error) => error ?? undefined),
   })
   .superRefine((event, ctx) => {
     if (event.type.startsWith('node.')) {

@@ -11,6 +11,10 @@ export interface WebhookUrlRules {
  * again after resolution, at connect time, by the sender.
  */
 export function webhookUrlProblem(text: string, rules: WebhookUrlRules): string | null {
+  // The URL parser would silently drop tabs and newlines and escape NUL or unpaired surrogates; the
+  // text is stored and shown as given, so it must already be clean.
+  if (/[\s\p{Cc}]/u.test(text)) return 'must not contain spaces or control characters';
+  if (!text.isWellFormed()) return 'contains an unpaired UTF-16 surrogate';
   let url: URL;
   try {
     url = new URL(text);
@@ -21,7 +25,7 @@ export function webhookUrlProblem(text: string, rules: WebhookUrlRules): string 
   if (url.protocol === 'http:' && !rules.allowHttp) return 'must use https (set ORBIT_ALLOW_HTTP=true to allow http)';
   if (url.username !== '' || url.password !== '') return 'must not contain credentials';
   if (url.hash !== '') return 'must not contain a fragment';
-  const host = url.hostname.toLowerCase();
+  const host = url.hostname.toLowerCase().replace(/\.$/, '');
   const literal = host === 'localhost' || host.endsWith('.localhost') ? parseIp('127.0.0.1') : parseIp(host);
   if (literal) {
     const range = refusedRange(literal, rules.allowPrivateNetworks);

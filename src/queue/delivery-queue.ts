@@ -14,6 +14,18 @@ export interface DeliveryJob {
 
 export interface PlannedDelivery extends DeliveryJob {
   startAfter?: Date;
+  /** The message's target URL: its origin becomes the job's group, which caps attempts in flight per origin. */
+  url?: string;
+}
+
+/**
+ * The pg-boss group of a delivery: the URL's origin (scheme, host, port). Workers fetch with
+ * `groupConcurrency`, so one slow or dead origin can hold only that many attempts at a time.
+ */
+export function deliveryGroup(url: string | undefined): string | undefined {
+  if (url === undefined || !URL.canParse(url)) return undefined;
+  const origin = new URL(url).origin;
+  return origin === 'null' ? undefined : origin;
 }
 
 /** The job id of a scheduled step is derived from message and step: a repeated enqueue is a no-op. */
@@ -23,10 +35,12 @@ export function deliveryJobId(job: DeliveryJob): string | undefined {
 
 function toInsert(job: PlannedDelivery): JobInsert<DeliveryJob> {
   const id = deliveryJobId(job);
+  const group = deliveryGroup(job.url);
   return {
     ...(id ? { id } : {}),
     data: { messageId: job.messageId, step: job.step, trigger: job.trigger },
     ...(job.startAfter ? { startAfter: job.startAfter } : {}),
+    ...(group ? { group: { id: group } } : {}),
   };
 }
 

@@ -67,6 +67,25 @@ function toRunView(row: RunRow, deliveries: DeliveryCounts): RunView {
   };
 }
 
+/** A stored first answer with its keys back in the order of a fresh one (jsonb sorts keys). */
+function storedRunView(stored: RunView): RunView {
+  const { webhook, deliveries } = stored;
+  return {
+    id: stored.id,
+    workflowId: stored.workflowId,
+    status: stored.status,
+    completedNodes: stored.completedNodes,
+    failedNodes: stored.failedNodes,
+    error: stored.error,
+    input: stored.input,
+    createdAt: stored.createdAt,
+    startedAt: stored.startedAt,
+    finishedAt: stored.finishedAt,
+    webhook: webhook ? { url: webhook.url, events: webhook.events, metadata: webhook.metadata } : null,
+    deliveries: { pending: deliveries.pending, succeeded: deliveries.succeeded, failed: deliveries.failed },
+  };
+}
+
 async function deliveryCounts(db: Queryable, runIds: string[]): Promise<Map<string, DeliveryCounts>> {
   const counts = new Map<string, DeliveryCounts>(runIds.map((id) => [id, { pending: 0, succeeded: 0, failed: 0 }]));
   if (runIds.length === 0) return counts;
@@ -153,7 +172,7 @@ export async function createRun(
         if (earlier.requestHash !== requestHash) {
           throw new OrbitError('idempotency_conflict', 'this Idempotency-Key was already used with a different request body');
         }
-        return { run: earlier.response as RunView, replayed: true };
+        return { run: storedRunView(earlier.response as RunView), replayed: true };
       }
     }
     const [row] = await tx
@@ -250,7 +269,7 @@ export async function recordEvent(deps: ServiceDeps, tenantId: string, runId: st
         nextAttemptAt: now,
         createdAt: now,
       });
-      await enqueueDeliveries(deps.boss, [{ messageId, step: 1, trigger: 'scheduled' }], tx);
+      await enqueueDeliveries(deps.boss, [{ messageId, step: 1, trigger: 'scheduled', url: webhook.url }], tx);
     }
     return { eventId, messageId, now, run: updated as RunRow };
   });

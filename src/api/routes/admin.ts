@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { ServiceDeps } from '../../services/deps.ts';
 import { createTenant, getTenantSigningSecret, issueApiKey, listTenants, revokeApiKey } from '../../services/tenants.ts';
 import type { ApiEnv } from '../auth.ts';
-import { errorResponses, IdParam, IteratorQuery, LimitQuery, pageOf, TenantSchema } from '../schemas.ts';
+import { errorResponses, IdParam, IteratorQuery, LimitQuery, pageOf, storableText, TenantSchema } from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
@@ -22,7 +22,7 @@ const createTenantRoute = createRoute({
   request: {
     body: {
       required: true,
-      ...json(z.object({ name: z.string().trim().min(1).max(200).regex(/^[^\0]*$/, 'must not contain NUL') }).openapi('CreateTenant')),
+      ...json(z.object({ name: storableText(z.string().trim().min(1).max(200)) }).openapi('CreateTenant')),
     },
   },
   responses: {
@@ -61,7 +61,7 @@ const revokeKeyRoute = createRoute({
   tags: ['Admin: tenants'],
   summary: 'Revoke an API key',
   request: { params: z.object({ keyId: IdParam('keyId', 'key_08QAIw9MnoEyeUVwXmXpDng') }) },
-  responses: { 204: { description: 'revoked (also when it already was)' }, ...errorResponses(401, 403, 404, 422) },
+  responses: { 204: { description: 'revoked (also when it already was)' }, ...errorResponses(401, 403, 404) },
 });
 
 const signingSecretRoute = createRoute({
@@ -72,7 +72,7 @@ const signingSecretRoute = createRoute({
   request: { params: TenantParams },
   responses: {
     200: { description: 'the current secret', ...json(z.object({ tenantId: z.string(), signingSecret: z.string() }).openapi('SigningSecret')) },
-    ...errorResponses(401, 403, 404, 422),
+    ...errorResponses(401, 403, 404),
   },
 });
 

@@ -15,6 +15,7 @@ import {
   ReportEventSchema,
   RunSchema,
   RunStatusSchema,
+  storableText,
 } from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 
@@ -51,7 +52,7 @@ const getRunRoute = createRoute({
   tags: ['Runs'],
   summary: 'Get a run',
   request: { params: RunIdParams },
-  responses: { 200: { description: 'the run', ...json(RunSchema) }, ...errorResponses(401, 404, 422) },
+  responses: { 200: { description: 'the run', ...json(RunSchema) }, ...errorResponses(401, 404) },
 });
 
 const listRunsRoute = createRoute({
@@ -61,7 +62,7 @@ const listRunsRoute = createRoute({
   summary: "List the tenant's runs, newest first",
   request: {
     query: z.object({
-      workflowId: z.string().min(1).max(LIMITS.idLength).optional(),
+      workflowId: storableText(z.string().min(1).max(LIMITS.idLength)).optional(),
       status: RunStatusSchema.optional(),
       limit: LimitQuery,
       iterator: IteratorQuery,
@@ -91,7 +92,7 @@ const cancelRunRoute = createRoute({
   summary: 'Cancel a run',
   description: 'Moves a `QUEUED` or `RUNNING` run to `CANCELED` and emits `run.canceled`.',
   request: { params: RunIdParams },
-  responses: { 200: { description: 'the canceled run', ...json(RunSchema) }, ...errorResponses(401, 404, 409, 422) },
+  responses: { 200: { description: 'the canceled run', ...json(RunSchema) }, ...errorResponses(401, 404, 409) },
 });
 
 export function runRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
