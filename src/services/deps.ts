@@ -4,6 +4,7 @@ import type { Cidr } from '../domain/network.ts';
 import type { SecretCipher } from '../lib/cipher.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { Metrics } from '../lib/metrics.ts';
 
 export interface DeliverySettings {
   /** Delays (ms) between attempts after the first, immediate one. */
@@ -30,4 +31,6 @@ export interface ServiceDeps {
   webhookRules: WebhookRules;
   /** Called after a transaction that enqueued deliveries commits: wakes an in-process worker. */
   onEnqueued: () => void;
+  /** The process's Prometheus metrics; absent in tests that do not look at them. */
+  metrics?: Metrics;
 }
