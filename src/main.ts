@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './lib/logger.ts';
 import { createBoss, startBoss } from './queue/boss.ts';
 import { bootstrap } from './services/bootstrap.ts';
 import type { ServiceDeps } from './services/deps.ts';
+import { registerRetention } from './worker/retention.ts';
 import { startWorker, type DeliveryWorker } from './worker/worker.ts';
 
 const VERSION = packageJson.version;
@@ -241,6 +242,8 @@ async function start(command: Command, config: Config, logger: Logger, started: 
     started.push({ name: 'delivery worker', stop: () => worker.stop() });
     wakeWorker = () => worker.wake();
     logger.info({ concurrency: config.workerConcurrency }, 'delivery worker started');
+    const stopRetention = await registerRetention(queue.boss, services, { retentionMs: config.retentionMs });
+    started.push({ name: 'retention', stop: stopRetention });
   }
 
   if (command === 'serve' || command === 'api') {

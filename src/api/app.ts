@@ -10,6 +10,8 @@ import { authenticate } from '../services/tenants.ts';
 import { requireAdmin, requireApiKey, type ApiEnv } from './auth.ts';
 import { errorResponse, handleError } from './errors.ts';
 import { adminTenantRoutes } from './routes/admin.ts';
+import { adminLogRoutes } from './routes/admin-log.ts';
+import { deliveryRoutes } from './routes/deliveries.ts';
 import { healthRoutes } from './routes/health.ts';
 import { runRoutes } from './routes/runs.ts';
 
@@ -54,7 +56,9 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   v1.use('*', requireApiKey((apiKey) => authenticate(services, apiKey)));
   v1.use('/admin/*', requireAdmin);
   v1.route('/', runRoutes(services));
+  v1.route('/', deliveryRoutes(services));
   v1.route('/', adminTenantRoutes(services));
+  v1.route('/', adminLogRoutes(services));
   app.route('/v1', v1);
   // The same routes for clients written against the hosted API; left out of the OpenAPI document.
   app.route('/', new Hono<ApiEnv>().route('/api/v1', v1));

@@ -1,4 +1,5 @@
 
+import { sql } from 'drizzle-orm';
 import {
   customType,
   index,
@@ -144,13 +145,17 @@ export const messages = pgTable(
     createdAt: createdAt(),
     deliveredAt: at('delivered_at'),
   },
+  // The delivery log lists newest first by (created_at, id): each filter of CONTRACT §6 leads an
+  // index that ends in that order, so a created_at window and the keyset page are one range scan.
+  // A run has few messages, so run_id alone is enough (they are sorted in memory).
   (t) => [
     index('messages_run_idx').on(t.runId, t.id),
-    index('messages_tenant_idx').on(t.tenantId, t.id),
-    index('messages_status_idx').on(t.status, t.id),
-    index('messages_workflow_idx').on(t.workflowId, t.id),
-    index('messages_event_type_idx').on(t.eventType, t.id),
-    index('messages_created_idx').on(t.createdAt),
+    index('messages_tenant_idx').on(t.tenantId, t.createdAt, t.id),
+    index('messages_tenant_status_idx').on(t.tenantId, t.status, t.createdAt, t.id),
+    index('messages_status_idx').on(t.status, t.createdAt, t.id),
+    index('messages_workflow_idx').on(t.workflowId, t.createdAt, t.id),
+    index('messages_event_type_idx').on(t.eventType, t.createdAt, t.id),
+    index('messages_created_idx').on(t.createdAt, t.id),
   ],
 );
 
@@ -173,11 +178,15 @@ export const attempts = pgTable(
     errorMessage: text('error_message'),
     nextAttemptAt: at('next_attempt_at'),
   },
+  // Attempts list newest first by (started_at, id). The status class (500 -> 5, no response -> 0)
+  // is an expression so `statusCodeClass=5xx` is one equality; outcome + class share an index so a
+  // rare pair (failed with a 2xx) never scans every 2xx attempt. Outcome alone is dense enough to
+  // ride attempts_started_idx.
   (t) => [
     index('attempts_message_idx').on(t.messageId, t.id),
-    index('attempts_outcome_idx').on(t.outcome, t.id),
-    index('attempts_status_idx').on(t.responseStatus, t.id),
-    index('attempts_started_idx').on(t.startedAt),
+    index('attempts_started_idx').on(t.startedAt, t.id),
+    index('attempts_status_class_idx').on(sql`(coalesce(${t.responseStatus} / 100, 0))`, t.startedAt, t.id),
+    index('attempts_outcome_class_idx').on(t.outcome, sql`(coalesce(${t.responseStatus} / 100, 0))`, t.startedAt, t.id),
   ],
 );
 

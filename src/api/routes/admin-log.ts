@@ -1,0 +1,258 @@
+/** The admin delivery log (CONTRACT §6): messages, attempts, recover, stats, signing-secret rotation. */
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { parseSigningSecret, SIGNING_SECRET_RULE } from '../../domain/signing.ts';
+import { parseDuration } from '../../lib/durations.ts';
+import {
+  DEFAULT_PAGE_SIZE,
+  getMessage,
+  listAttempts,
+  listMessages,
+  parseStatusCodeClass,
+  STATUS_CODE_CLASS_RULE,
+} from '../../services/delivery-log.ts';
+import type { ServiceDeps } from '../../services/deps.ts';
+import { recover } from '../../services/recovery.ts';
+import { MAX_GRACE_MS, rotateSigningSecret } from '../../services/signing-rotation.ts';
+import { deliveryStats } from '../../services/stats.ts';
+import type { ApiEnv } from '../auth.ts';
+import { errorResponses, EventTypeSchema, IdParam, LimitQuery, pageOf, storableText } from '../schemas.ts';
+import { validationHook } from '../validation.ts';
+import {
+  AttemptSchema,
+  IdQuery,
+  json,
+  LogIteratorQuery,
+  MessageDetailSchema,
+  MessageSchema,
+  MessageStatusSchema,
+  resolveTime,
+  resolveWindow,
+  TimeValue,
+} from './log-schemas.ts';
+
+const DAY_MS = 86_400_000;
+
+const listMessagesRoute = createRoute({
+  method: 'get',
+  path: '/admin/messages',
+  tags: ['Admin: delivery log'],
+  summary: 'The delivery log, newest first',
+  description:
+    'Every filter is optional and they combine (AND). `since` (inclusive) and `until` (exclusive) bound `createdAt`. The iterator is a keyset: messages arriving between pages never shift or repeat a page.',
+  request: {
+    query: z.object({
+      status: MessageStatusSchema.optional(),
+      tenantId: IdQuery('ten_08QAIw9MnoEyeUVwXmXpDng'),
+      runId: IdQuery('run_08QAIw9MnoEyeUVwXmXpDng'),
+      workflowId: storableText(z.string().min(1).max(256)).optional().openapi({ example: 'wf_abc123' }),
+      eventType: EventTypeSchema.optional(),
+      since: TimeValue.optional(),
+      until: TimeValue.optional(),
+      limit: LimitQuery,
+      iterator: LogIteratorQuery,
+    }),
+  },
+  responses: {
+    200: { description: 'a page of messages', ...json(pageOf(MessageSchema, 'MessagePage')) },
+    ...errorResponses(401, 403, 422),
+  },
+});
+
+const getMessageRoute = createRoute({
+  method: 'get',
+  path: '/admin/messages/{messageId}',
+  tags: ['Admin: delivery log'],
+  summary: 'One message: payload, status, target URL and attempts (oldest first)',
+  request: { params: z.object({ messageId: IdParam('messageId', 'msg_08QAIw9MnoEyeUVwXmXpDng') }) },
+  responses: { 200: { description: 'the message', ...json(MessageDetailSchema) }, ...errorResponses(401, 403, 404) },
+});
+
+const listAttemptsRoute = createRoute({
+  method: 'get',
+  path: '/admin/attempts',
+  tags: ['Admin: delivery log'],
+  summary: 'Attempts across messages, newest first',
+  description:
+    '`status` is the attempt outcome. `statusCodeClass` is `1xx`..`5xx` (or `100`..`500`) for the answer status, or `none` (or `0`) for attempts that got no answer (timeout, connection, DNS, TLS, blocked). `since` / `until` bound `startedAt`.',
+  request: {
+    query: z.object({
+      messageId: IdQuery('msg_08QAIw9MnoEyeUVwXmXpDng'),
+      status: z.enum(['succeeded', 'failed']).optional(),
+      statusCodeClass: z
+        .string()
+        .transform((text, ctx) => {
+          const value = parseStatusCodeClass(text);
+          if (value === null) {
+            ctx.addIssue({ code: 'custom', message: `must be ${STATUS_CODE_CLASS_RULE}` });
+            return z.NEVER;
+          }
+          return value;
+        })
+        .optional()
+        .openapi({ type: 'string', example: '5xx' }),
+      since: TimeValue.optional(),
+      until: TimeValue.optional(),
+      limit: LimitQuery,
+      iterator: LogIteratorQuery,
+    }),
+  },
+  responses: {
+    200: { description: 'a page of attempts', ...json(pageOf(AttemptSchema, 'AttemptPage')) },
+    ...errorResponses(401, 403, 422),
+  },
+});
+
+const recoverRoute = createRoute({
+  method: 'post',
+  path: '/admin/recover',
+  tags: ['Admin: delivery log'],
+  summary: 'Re-queue every failed message created in a window',
+  description:
+    'Answers at once with how many `failed` messages were created in [`since`, `until`) (until defaults to now); each is set `pending` and gets one fresh attempt, queued in the background in batches of 1,000. An attempt that fails again leaves the message `failed` (or resumes its retry schedule if it had stopped early on a `410`). Safe to repeat.',
+  request: {
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({ since: TimeValue, until: TimeValue.optional(), tenantId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a valid id').optional() })
+          .openapi('Recover'),
+      ),
+    },
+  },
+  responses: {
+    202: {
+      description: 'the re-queueing has started',
+      ...json(
+        z
+          .object({ recovered: z.number().int(), since: z.string(), until: z.string(), tenantId: z.string().nullable() })
+          .openapi('RecoverAccepted'),
+      ),
+    },
+    ...errorResponses(400, 401, 403, 404, 413, 415, 422),
+  },
+});
+
+const StatsSchema = z
+  .object({
+    since: z.string(),
+    until: z.string(),
+    messages: z.object({ pending: z.number().int(), succeeded: z.number().int(), failed: z.number().int(), total: z.number().int() }),
+    successRate: z.number().nullable().openapi({ description: 'succeeded / (succeeded + failed) of the messages created since; null when none finished' }),
+    attempts: z.object({
+      total: z.number().int(),
+      succeeded: z.number().int(),
+      failed: z.number().int(),
+      byErrorKind: z.record(z.string(), z.number().int()).openapi({ description: 'failed attempts per error kind' }),
+      durationMs: z.object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() }),
+    }),
+    oldestPendingAgeMs: z.number().nullable().openapi({ description: 'age of the oldest pending message (any time); null when none' }),
+    queues: z
+      .array(z.object({ name: z.string(), queued: z.number().int(), ready: z.number().int(), deferred: z.number().int(), active: z.number().int() }))
+      .openapi({ description: 'delivery queue depth as of the queue monitor’s last pass (about once a minute)' }),
+  })
+  .openapi('DeliveryStats');
+
+const statsRoute = createRoute({
+  method: 'get',
+  path: '/admin/stats',
+  tags: ['Admin: delivery log'],
+  summary: 'Delivery counts, success rate and attempt latency since a moment',
+  description: 'Messages are counted by `createdAt`, attempts by `startedAt`; `since` defaults to 24 hours ago.',
+  request: { query: z.object({ since: TimeValue.optional() }) },
+  responses: { 200: { description: 'the statistics', ...json(StatsSchema) }, ...errorResponses(401, 403, 422) },
+});
+
+const GracePeriod = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    // A number is seconds; a text is a duration such as 30m, 24h or 7d.
+    const ms = typeof value === 'number' ? (Number.isInteger(value) ? value * 1000 : null) : parseDuration(value);
+    if (ms === null || ms < 0 || ms > MAX_GRACE_MS) {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration from 0s to 7d, such as "24h", or a number of seconds' });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .openapi({ example: '24h', description: 'a duration (default 24h, at most 7d), or a number of seconds' });
+
+const rotateRoute = createRoute({
+  method: 'post',
+  path: '/admin/tenants/{id}/signing-secret/rotate',
+  tags: ['Admin: tenants'],
+  summary: "Rotate a tenant's signing secret",
+  description:
+    'Makes a new current secret (generated, or `secret` when given). The previous one keeps signing — every delivery carries one signature per valid secret — until `previousSecretExpiresAt`. Read the current secret back with `GET /v1/admin/tenants/{id}/signing-secret`.',
+  request: {
+    params: z.object({ id: IdParam('id', 'ten_08QAIw9MnoEyeUVwXmXpDng') }),
+    body: {
+      required: false,
+      ...json(
+        z
+          .object({
+            gracePeriod: GracePeriod.optional(),
+            secret: z
+              .string()
+              .refine((text) => parseSigningSecret(text) !== null, SIGNING_SECRET_RULE)
+              .optional()
+              .openapi({ description: `${SIGNING_SECRET_RULE}; generated when absent` }),
+          })
+          .openapi('RotateSigningSecret'),
+      ),
+    },
+  },
+  responses: {
+    200: {
+      description: 'the new secret',
+      ...json(
+        z
+          .object({ tenantId: z.string(), signingSecret: z.string(), previousSecretExpiresAt: z.string().nullable() })
+          .openapi('RotatedSigningSecret'),
+      ),
+    },
+    ...errorResponses(400, 401, 403, 404, 413, 415, 422),
+  },
+});
+
+/** Mount under `/v1` (behind requireAdmin for `/admin/*`). */
+export function adminLogRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
+  const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
+
+  app.openapi(listMessagesRoute, async (c) => {
+    const { since, until, limit, ...filter } = c.req.valid('query');
+    const window = resolveWindow({ since, until }, deps.clock.now(), 'query');
+    return c.json(await listMessages(deps, { ...filter, ...window, limit: limit ?? DEFAULT_PAGE_SIZE }), 200);
+  });
+
+  app.openapi(getMessageRoute, async (c) => c.json(await getMessage(deps, c.req.valid('param').messageId), 200));
+
+  app.openapi(listAttemptsRoute, async (c) => {
+    const { since, until, limit, ...filter } = c.req.valid('query');
+    const window = resolveWindow({ since, until }, deps.clock.now(), 'query');
+    return c.json(await listAttempts(deps, { ...filter, ...window, limit: limit ?? DEFAULT_PAGE_SIZE }), 200);
+  });
+
+  app.openapi(recoverRoute, async (c) => {
+    const body = c.req.valid('json');
+    const window = resolveWindow({ since: body.since, until: body.until }, deps.clock.now(), 'body');
+    const { finished: _finished, ...accepted } = await recover(deps, {
+      since: window.since as Date,
+      until: window.until,
+      tenantId: body.tenantId,
+    });
+    return c.json(accepted, 202);
+  });
+
+  app.openapi(statsRoute, async (c) => {
+    const now = deps.clock.now();
+    const since = resolveTime(c.req.valid('query').since, now) ?? new Date(now.getTime() - DAY_MS);
+    return c.json(await deliveryStats(deps, { since }), 200);
+  });
+
+  app.openapi(rotateRoute, async (c) => {
+    // The body is optional: without one (no content-type), the defaults apply.
+    const body = c.req.valid('json');
+    return c.json(await rotateSigningSecret(deps, c.req.valid('param').id, { gracePeriod: body.gracePeriod, secret: body.secret }), 200);
+  });
+
+  return app;
+}

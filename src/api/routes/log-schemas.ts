@@ -1,0 +1,102 @@
+/** Shapes of the delivery log (CONTRACT §5, §6), shared by the admin log and run deliveries routes. */
+import { z } from '@hono/zod-openapi';
+import { OrbitError } from '../../domain/errors.ts';
+import { parseDuration } from '../../lib/durations.ts';
+import { isValidIterator, ITERATOR_RULE, MESSAGE_STATUS_VALUES } from '../../services/delivery-log.ts';
+import { EventTypeSchema } from '../schemas.ts';
+
+export const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+export const IdQuery = (example: string) => z.string().regex(ID, 'not a valid id').optional().openapi({ example });
+
+export const LogIteratorQuery = z
+  .string()
+  .refine(isValidIterator, ITERATOR_RULE)
+  .optional()
+  .openapi({ description: 'the `iterator` of the previous page (opaque)' });
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i;
+
+/** A moment: an absolute ISO 8601 time, or a duration meaning that long before now. */
+export type TimeInput = { at: Date } | { agoMs: number };
+
+export const TIME_RULE = 'must be an ISO 8601 time such as 2026-02-18T12:00:00Z, or a duration before now such as 30m, 24h or 7d';
+
+export const TimeValue = z
+  .string()
+  .transform((text, ctx): TimeInput => {
+    const ago = parseDuration(text);
+    if (ago !== null) return { agoMs: ago };
+    const at = ISO_DATE.test(text.trim()) ? new Date(text.trim()) : null;
+    if (at === null || Number.isNaN(at.getTime())) {
+      ctx.addIssue({ code: 'custom', message: TIME_RULE });
+      return z.NEVER;
+    }
+    return { at };
+  })
+  .openapi({ type: 'string', example: '2026-02-18T12:00:00Z', description: 'an ISO 8601 time, or a duration before now (`30m`, `24h`, `7d`)' });
+
+export function resolveTime(input: TimeInput, now: Date): Date;
+export function resolveTime(input: TimeInput | undefined, now: Date): Date | undefined;
+export function resolveTime(input: TimeInput | undefined, now: Date): Date | undefined {
+  if (input === undefined) return undefined;
+  return 'at' in input ? input.at : new Date(now.getTime() - input.agoMs);
+}
+
+/** since/until resolved against now; until must come after since. `prefix` names them in details. */
+export function resolveWindow(
+  input: { since?: TimeInput | undefined; until?: TimeInput | undefined },
+  now: Date,
+  prefix: string,
+): { since: Date | undefined; until: Date | undefined } {
+  const since = resolveTime(input.since, now);
+  const until = resolveTime(input.until, now);
+  if (since && until && since >= until) {
+    throw new OrbitError('validation_failed', 'the request is not valid', [{ path: `${prefix}.until`, message: 'must be after since' }]);
+  }
+  return { since, until };
+}
+
+export const MessageStatusSchema = z.enum(MESSAGE_STATUS_VALUES).openapi('MessageStatus');
+
+export const MessageSchema = z
+  .object({
+    id: z.string().openapi({ description: 'the svix-id / webhook-id of every attempt', example: 'msg_08QAIw9MnoEyeUVwXmXpDng' }),
+    tenantId: z.string(),
+    runId: z.string(),
+    workflowId: z.string(),
+    eventType: EventTypeSchema,
+    url: z.string(),
+    status: MessageStatusSchema,
+    attemptCount: z.number().int(),
+    nextAttemptAt: z.string().nullable(),
+    createdAt: z.string(),
+    deliveredAt: z.string().nullable(),
+  })
+  .openapi('Message');
+
+export const AttemptSchema = z
+  .object({
+    id: z.string(),
+    messageId: z.string(),
+    attempt: z.number().int().openapi({ description: '1-based' }),
+    trigger: z.enum(['scheduled', 'manual']),
+    outcome: z.enum(['succeeded', 'failed']),
+    startedAt: z.string(),
+    durationMs: z.number().int(),
+    responseStatus: z.number().int().nullable().openapi({ description: 'null when no response came' }),
+    responseBody: z.string().nullable().openapi({ description: 'the first 64 KiB of the answer, as text' }),
+    error: z
+      .object({ kind: z.enum(['timeout', 'connection', 'dns', 'tls', 'blocked', 'redirect', 'http_status']), message: z.string() })
+      .nullable(),
+    nextAttemptAt: z.string().nullable().openapi({ description: 'the retry this attempt planned; null when none' }),
+  })
+  .openapi('Attempt');
+
+export const MessageWithAttemptsSchema = MessageSchema.extend({ attempts: z.array(AttemptSchema) }).openapi('MessageWithAttempts');
+
+export const MessageDetailSchema = MessageSchema.extend({
+  payload: z.string().openapi({ description: 'the exact body text sent' }),
+  attempts: z.array(AttemptSchema).openapi({ description: 'oldest first' }),
+}).openapi('MessageDetail');

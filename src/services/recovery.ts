@@ -1,0 +1,109 @@
+/**
+ * `POST /v1/admin/recover`: re-queue every `failed` message created in a window as a fresh attempt.
+ *
+ * The answer comes at once with how many messages are failed in the window; the re-queueing runs in
+ * the background in batches, each one short transaction that flips up to BATCH_SIZE messages to
+ * `pending` and enqueues their jobs, so 100,000 messages never make one huge transaction or block
+ * the API. A process that dies half-way leaves the rest `failed`: running recover again picks them up.
+ *
+ * The job is a `scheduled` attempt at the next ladder step (scheduled attempts so far + 1), not a
+ * `manual` one: the worker leaves a message's status alone after a failed manual attempt, so a
+ * message set `pending` for a manual job would stay pending forever. That step was never enqueued
+ * (the ladder stopped before it), so its deterministic job id is fresh and a repeated batch is still
+ * idempotent. If it fails, the ladder decides again: an exhausted message is `failed` again at once;
+ * one stopped early by a 410 resumes its remaining delays.
+ */
+import { and, desc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
+import { messages, tenants } from '../db/schema.ts';
+import { notFound, validationFailed } from '../domain/errors.ts';
+import { analyzeDeliveryQueues } from '../queue/boss.ts';
+import { enqueueDeliveries } from '../queue/delivery-queue.ts';
+import type { ServiceDeps } from './deps.ts';
+
+export interface RecoverInput {
+  since: Date;
+  until?: Date | undefined;
+  tenantId?: string | undefined;
+}
+
+export interface RecoverAccepted {
+  /** Failed messages in the window when the request came: the number being re-queued. */
+  recovered: number;
+  since: string;
+  until: string;
+  tenantId: string | null;
+  /** Settles when the background re-queueing ends (the API does not wait; tests and logs do). */
+  finished: Promise<number>;
+}
+
+const BATCH_SIZE = 1_000;
+/** Above this many jobs at once, refresh pg-boss's planner statistics (STACK.md trap 12). */
+const ANALYZE_AFTER = 10_000;
+
+export async function recover(deps: ServiceDeps, input: RecoverInput, options: { batchSize?: number } = {}): Promise<RecoverAccepted> {
+  const now = deps.clock.now();
+  // The window is fixed now, so the loop works through a bounded set.
+  const until = input.until !== undefined && input.until < now ? input.until : now;
+  if (input.since >= until) throw validationFailed('since', 'must be before until (and before now)');
+  if (input.tenantId !== undefined) {
+    const [tenant] = await deps.db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, input.tenantId));
+    if (!tenant) throw notFound('tenant');
+  }
+  const window = and(
+    eq(messages.status, 'failed'),
+    gte(messages.createdAt, input.since),
+    lt(messages.createdAt, until),
+    input.tenantId !== undefined ? eq(messages.tenantId, input.tenantId) : undefined,
+  );
+  const [counted] = await deps.db.select({ n: sql<number>`count(*)::int` }).from(messages).where(window);
+  const recovered = counted?.n ?? 0;
+  const finished = recovered === 0 ? Promise.resolve(0) : requeueAll(deps, window, options.batchSize ?? BATCH_SIZE);
+  // Background work must never become an unhandled rejection; the error is logged, the rest stays failed.
+  finished.catch((error: unknown) => deps.logger.error({ err: error }, 'recover: re-queueing stopped; run it again for the rest'));
+  return { recovered, since: input.since.toISOString(), until: until.toISOString(), tenantId: input.tenantId ?? null, finished };
+}
+
+async function requeueAll(deps: ServiceDeps, window: ReturnType<typeof and>, batchSize: number): Promise<number> {
+  // Yield first: the caller answers 202 before any batch runs.
+  await new Promise((resolve) => setImmediate(resolve));
+  let total = 0;
+  // Keyset over the window: every message is looked at once, even one that fails again meanwhile.
+  let after: { at: string; id: string } | undefined;
+  for (;;) {
+    const keyset = after ? sql`(${messages.createdAt}, ${messages.id}) < (${after.at}::timestamptz, ${after.id})` : undefined;
+    const picked = await deps.db
+      .select({ id: messages.id, at: sql<string>`to_char(${messages.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` })
+      .from(messages)
+      .where(and(window, keyset))
+      .orderBy(desc(messages.createdAt), desc(messages.id))
+      .limit(batchSize);
+    if (picked.length === 0) break;
+    const now = deps.clock.now();
+    const requeued = await deps.db.transaction(async (tx) => {
+      // Still failed under the row lock (a manual retry may have delivered it meanwhile).
+      const rows = await tx
+        .update(messages)
+        .set({ status: 'pending', nextAttemptAt: now })
+        .where(and(inArray(messages.id, picked.map((row) => row.id)), eq(messages.status, 'failed')))
+        .returning({
+          id: messages.id,
+          // Spelled out: drizzle renders a column unqualified in RETURNING, which would bind to a.id.
+          steps: sql<number>`(select count(*) from attempts a where a.message_id = messages.id and a.trigger = 'scheduled')::int`,
+        });
+      await enqueueDeliveries(
+        deps.boss,
+        rows.map((row) => ({ messageId: row.id, step: row.steps + 1, trigger: 'scheduled' as const })),
+        tx,
+      );
+      return rows.length;
+    });
+    total += requeued;
+    if (requeued > 0) deps.onEnqueued();
+    const last = picked.at(-1);
+    if (picked.length < batchSize || !last) break;
+    after = { at: last.at, id: last.id };
+  }
+  if (total >= ANALYZE_AFTER) await analyzeDeliveryQueues(deps.boss);
+  deps.logger.info({ requeued: total }, 'recover: failed messages re-queued');
+  return total;
+}
