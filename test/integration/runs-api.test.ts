@@ -441,6 +441,15 @@ describe('messages and their payloads (CONTRACT §4)', () => {
     }
   });
 
+  it('metadata keeps the key order the client sent (jsonb would re-sort it)', async () => {
+    const metadata = { b: 1, aa: { yy: 2, x: 3 }, a: 'm' };
+    const created = await createRun({ workflowId: 'wf_abc123', webhook: { url: WEBHOOK.url, metadata } });
+    expect(JSON.stringify(created.webhook.metadata)).toBe(JSON.stringify(metadata));
+    await accept(created.id as string, 'run.started');
+    const [message] = (await stored(created.id as string)).messages;
+    expect(message?.payload).toContain(`"metadata":${JSON.stringify(metadata)},`);
+  });
+
   it('uses the acceptance time as createdAt, ISO 8601 UTC with milliseconds', async () => {
     const id = (await createRun({ workflowId: 'wf_abc123', webhook: WEBHOOK })).id as string;
     const started = await accept(id, 'run.started');
