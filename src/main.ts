@@ -8,6 +8,7 @@ import { getRequestListener } from '@hono/node-server';
 import type { PgBoss } from 'pg-boss';
 import packageJson from '../package.json' with { type: 'json' };
 import { createApp } from './api/app.ts';
+import { createOpsApp } from './api/ops-app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/client.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
@@ -15,9 +16,12 @@ import { migrateDatabase } from './db/migrate.ts';
 import { createSecretCipher } from './lib/cipher.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
+import { createMetrics, type Metrics } from './lib/metrics.ts';
 import { createBoss, startBoss } from './queue/boss.ts';
 import { bootstrap } from './services/bootstrap.ts';
+import { sealPlainSecrets } from './services/encrypt-secrets.ts';
 import type { ServiceDeps } from './services/deps.ts';
+import { readDeliveryGauges } from './services/observe.ts';
 import { registerRetention } from './worker/retention.ts';
 import { startWorker, type DeliveryWorker } from './worker/worker.ts';
 
@@ -60,8 +64,9 @@ function startDeliveryWorker(services: ServiceDeps, config: Config): Promise<Del
   });
 }
 
-async function startHttp(services: ServiceDeps, config: Config, logger: Logger): Promise<{ server: Server; url: string }> {
-  const app = createApp({ services, logger, version: VERSION });
+/** Listens with the full API (`serve`, `api`) or, for a worker, with health and metrics only. */
+async function startHttp(services: ServiceDeps, config: Config, logger: Logger, role: 'api' | 'ops'): Promise<{ server: Server; url: string }> {
+  const app = role === 'api' ? createApp({ services, logger, version: VERSION }) : createOpsApp({ services, logger });
   const server = createServer(getRequestListener(app.fetch));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -73,6 +78,32 @@ async function startHttp(services: ServiceDeps, config: Config, logger: Logger):
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   return { server, url: `http://${displayHost(config.host)}:${port}` };
+}
+
+/**
+ * One registry per process. The database gauges are read where the API runs (`serve`, `api`):
+ * every worker exporting the same database-wide numbers would multiply them in sums across pods.
+ */
+function processMetrics(command: Command, services: ServiceDeps): Metrics {
+  if (command === 'worker') return createMetrics();
+  return createMetrics({ collectGauges: () => readDeliveryGauges(services) });
+}
+
+/**
+ * A worker's health and metrics server on PORT. A worker started beside an API on one machine
+ * would find PORT taken: it then delivers without the server rather than refuse to start, and
+ * says so (set PORT per process, as containers get for free).
+ */
+async function startOpsHttp(services: ServiceDeps, config: Config, logger: Logger): Promise<{ server: Server; url: string } | null> {
+  try {
+    const ops = await startHttp(services, config, logger, 'ops');
+    logger.info({ url: ops.url, version: VERSION }, 'worker health and metrics listening');
+    return ops;
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'EADDRINUSE') throw error;
+    logger.warn({ port: config.port, host: config.host }, 'PORT is in use: this worker serves no /healthz, /readyz or /metrics; give it a PORT of its own');
+    return null;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,8 +265,11 @@ async function start(command: Command, config: Config, logger: Logger, started: 
     webhookRules: { allowHttp: config.allowHttp, allowPrivateNetworks: config.allowPrivateNetworks },
     onEnqueued: () => wakeWorker(),
   };
+  services.metrics = processMetrics(command, services);
 
   const { generatedAdminKey } = await bootstrap(services, { adminKey: config.adminKey, signingSecret: config.signingSecret });
+  // With ORBIT_ENCRYPTION_KEY set, secrets stored in clear by earlier versions are sealed now.
+  await sealPlainSecrets(services);
 
   if (command === 'serve' || command === 'worker') {
     const worker = await startDeliveryWorker(services, config);
@@ -247,12 +281,14 @@ async function start(command: Command, config: Config, logger: Logger, started: 
   }
 
   if (command === 'serve' || command === 'api') {
-    const http = await startHttp(services, config, logger);
+    const http = await startHttp(services, config, logger, 'api');
     started.push({ name: 'HTTP server', stop: () => closeHttp(http.server) });
     logger.info({ url: http.url, version: VERSION }, 'HTTP API listening');
     say(`Orbit ${VERSION} listening on ${http.url}`);
   } else {
-    say(`Orbit ${VERSION} delivery worker running`);
+    const ops = await startOpsHttp(services, config, logger);
+    if (ops !== null) started.push({ name: 'HTTP server', stop: () => closeHttp(ops.server) });
+    say(`Orbit ${VERSION} delivery worker running${ops === null ? '' : `; health and metrics on ${ops.url}`}`);
   }
 
   // Printed, never logged: the key must not end up in log storage.

@@ -24,10 +24,10 @@ export function createBoss(options: BossOptions): PgBoss {
     schema: BOSS_SCHEMA,
     max: options.poolSize ?? 10,
     application_name: options.applicationName ?? 'orbit-queue',
-    // Wakes workers in every process the moment a first attempt is enqueued; polling stays as the floor.
+    // Wakes pg-boss's own workers (retention); the delivery worker LISTENs for the same NOTIFY itself.
     useListenNotify: true,
-    // Orbit schedules nothing by cron.
-    schedule: false,
+    // Retention runs on a pg-boss cron schedule (src/worker/retention.ts).
+    schedule: true,
     // A crashed worker's jobs come back once their heartbeat is stale; the expiry sweep runs with the
     // monitor pass, so both set how fast (default 60 s each).
     superviseIntervalSeconds: 10,

@@ -21,14 +21,18 @@ export const USER_AGENT = `Orbit/${pkg.version}`;
 
 export type DeliveryDeps = ServiceDeps & { sender: Sender };
 
-/** The one outbound HTTP path, configured from the deps (deadline, SSRF allow-list, clock). */
+/**
+ * The one outbound HTTP path, configured from the deps (deadline, SSRF allow-list, clock).
+ * `maxPerOrigin` is the worker's per-origin cap on each of the two delivery queues: with room for
+ * both, an attempt never waits for a connection inside its deadline.
+ */
 export function createDeliverySender(
   deps: Pick<ServiceDeps, 'delivery' | 'webhookRules' | 'clock'>,
-  maxConnectionsPerOrigin: number,
+  maxPerOrigin: number,
 ): Sender {
   return createSender({
     timeoutMs: deps.delivery.deliveryTimeoutMs,
-    maxConnectionsPerOrigin,
+    maxConnectionsPerOrigin: 2 * maxPerOrigin,
     allowPrivateNetworks: deps.webhookRules.allowPrivateNetworks,
     clock: deps.clock,
   });
@@ -52,7 +56,7 @@ export interface DeliveryBatchResult {
   nextRetryAt: Date | null;
 }
 
-interface LoadedMessage {
+export interface LoadedMessage {
   id: string;
   tenantId: string;
   url: string;
@@ -64,7 +68,7 @@ interface LoadedMessage {
 }
 
 /** One attempt to record; column names match the record statement's recordset. */
-interface AttemptRecord {
+export interface AttemptRecord {
   attempt_id: string;
   message_id: string;
   trigger: 'scheduled' | 'manual';
@@ -142,58 +146,113 @@ function isDue(job: DeliveryJob, message: LoadedMessage): boolean {
   return message.status === 'pending' && job.step > message.scheduledAttempts;
 }
 
-/**
- * Attempts one fetched batch: loads the messages, skips what is not due, signs and POSTs the rest
- * concurrently, then records every attempt, updates every message and enqueues due retries at once.
- * Receiver failures are outcomes; a throw means infrastructure trouble (the queue retries the batch).
- */
-export async function attemptDeliveries(deps: DeliveryDeps, jobs: readonly FetchedDelivery[]): Promise<DeliveryBatchResult> {
-  const result: DeliveryBatchResult = { attempted: 0, skipped: 0, released: [], nextRetryAt: null };
-  if (jobs.length === 0) return result;
+/** A job whose message is due, with what signing it needs: ready for `attemptDelivery`. */
+export interface ReadyDelivery {
+  job: FetchedDelivery;
+  message: LoadedMessage;
+  /** The tenant's signing secrets, in clear, newest first. */
+  secrets: readonly string[];
+}
 
+export interface PreparedDeliveries {
+  ready: ReadyDelivery[];
+  /** Nothing to do (message gone, already succeeded, stale ladder step): complete these jobs. */
+  skipped: FetchedDelivery[];
+  /** Cannot run now (the tenant has no secret): fail these jobs so the queue runs them again later. */
+  released: FetchedDelivery[];
+}
+
+/** What one attempt produced: the row to record and the retry it plans, if any. */
+export interface AttemptResult {
+  jobId: string;
+  record: AttemptRecord;
+  retry: PlannedDelivery | null;
+}
+
+/**
+ * Loads the messages and secrets of a fetched batch (two queries) and sorts the jobs: which to
+ * attempt, which to skip, which to hand back. At most one attempt per message per batch.
+ */
+export async function prepareDeliveries(deps: DeliveryDeps, jobs: readonly FetchedDelivery[]): Promise<PreparedDeliveries> {
+  const prepared: PreparedDeliveries = { ready: [], skipped: [], released: [] };
+  if (jobs.length === 0) return prepared;
   const loaded = await loadMessages(deps.db, [...new Set(jobs.map((job) => job.messageId))]);
   const byId = new Map(loaded.map((message) => [message.id, message]));
-  // At most one attempt per message per batch (a stale and a current job may arrive together).
+  // A stale and a current job of one message may arrive together: one attempt only.
   const chosen = new Map<string, { job: FetchedDelivery; message: LoadedMessage }>();
   for (const job of jobs) {
     const message = byId.get(job.messageId);
-    if (message === undefined || chosen.has(job.messageId) || !isDue(job, message)) {
-      result.skipped++;
-      continue;
-    }
-    chosen.set(job.messageId, { job, message });
+    if (message === undefined || chosen.has(job.messageId) || !isDue(job, message)) prepared.skipped.push(job);
+    else chosen.set(job.messageId, { job, message });
   }
-  if (chosen.size === 0) return result;
+  if (chosen.size === 0) return prepared;
 
   const tenantIds = [...new Set([...chosen.values()].map(({ message }) => message.tenantId))];
   const secrets = await activeSigningSecrets(deps.db, deps.cipher, tenantIds, deps.clock.now());
+  for (const { job, message } of chosen.values()) {
+    const tenantSecrets = secrets.get(message.tenantId);
+    if (tenantSecrets === undefined || tenantSecrets.length === 0) {
+      deps.logger.error({ messageId: message.id, tenantId: message.tenantId }, 'tenant has no signing secret; delivery held back');
+      prepared.released.push(job);
+    } else {
+      prepared.ready.push({ job, message, secrets: tenantSecrets });
+    }
+  }
+  return prepared;
+}
 
-  const records: AttemptRecord[] = [];
-  const retries: PlannedDelivery[] = [];
+/**
+ * Signs and POSTs one message. A receiver's failure is an outcome; null means the attempt was cut
+ * short by its signal (shutdown, lost claim) and must not be recorded: the queue runs it again.
+ */
+export async function attemptDelivery(deps: DeliveryDeps, ready: ReadyDelivery): Promise<AttemptResult | null> {
+  const { job, message } = ready;
+  const record = await attemptOne(deps, job, message, ready.secrets);
+  if (record === null) return null;
+  const retry: PlannedDelivery | null =
+    record.next_attempt_at === null
+      ? null
+      : { messageId: message.id, step: job.step + 1, trigger: 'scheduled', startAfter: new Date(record.next_attempt_at), url: message.url };
+  return { jobId: job.jobId, record, retry };
+}
+
+/** Records finished attempts in one statement, with their retries in the same transaction. */
+export async function recordDeliveries(deps: DeliveryDeps, results: readonly AttemptResult[]): Promise<void> {
+  if (results.length === 0) return;
+  const retries = results.flatMap((result) => (result.retry === null ? [] : [result.retry]));
+  await recordAttempts(
+    deps,
+    results.map((result) => result.record),
+    retries,
+  );
+}
+
+/** The earliest retry among results, so a worker can wake its retry queue on time. */
+export function earliestRetry(results: readonly AttemptResult[]): Date | null {
+  let earliest: Date | null = null;
+  for (const { retry } of results) {
+    if (retry?.startAfter !== undefined && (earliest === null || retry.startAfter < earliest)) earliest = retry.startAfter;
+  }
+  return earliest;
+}
+
+/**
+ * Attempts a batch and records it when its slowest attempt ends: prepare, attempt concurrently,
+ * record. The worker uses the pieces instead, so a fast attempt is recorded without waiting.
+ */
+export async function attemptDeliveries(deps: DeliveryDeps, jobs: readonly FetchedDelivery[]): Promise<DeliveryBatchResult> {
+  const prepared = await prepareDeliveries(deps, jobs);
+  const released = prepared.released.map((job) => job.jobId);
+  const results: AttemptResult[] = [];
   await Promise.all(
-    [...chosen.values()].map(async ({ job, message }) => {
-      const tenantSecrets = secrets.get(message.tenantId);
-      if (tenantSecrets === undefined || tenantSecrets.length === 0) {
-        deps.logger.error({ messageId: message.id, tenantId: message.tenantId }, 'tenant has no signing secret; delivery held back');
-        result.released.push(job.jobId);
-        return;
-      }
-      const record = await attemptOne(deps, job, message, tenantSecrets);
-      if (record === null) {
-        result.released.push(job.jobId);
-        return;
-      }
-      records.push(record);
-      if (record.next_attempt_at !== null) {
-        const startAfter = new Date(record.next_attempt_at);
-        retries.push({ messageId: message.id, step: job.step + 1, trigger: 'scheduled', startAfter });
-        if (result.nextRetryAt === null || startAfter < result.nextRetryAt) result.nextRetryAt = startAfter;
-      }
+    prepared.ready.map(async (ready) => {
+      const result = await attemptDelivery(deps, ready);
+      if (result === null) released.push(ready.job.jobId);
+      else results.push(result);
     }),
   );
-  result.attempted = records.length;
-  if (records.length > 0) await recordAttempts(deps, records, retries);
-  return result;
+  await recordDeliveries(deps, results);
+  return { attempted: results.length, skipped: prepared.skipped.length, released, nextRetryAt: earliestRetry(results) };
 }
 
 async function attemptOne(
@@ -316,9 +375,9 @@ export interface ManualRetryAccepted {
  * success makes the message `succeeded`. Goes to the first-attempt queue so it runs now.
  */
 export async function retryMessage(deps: ServiceDeps, messageId: string): Promise<ManualRetryAccepted> {
-  const [found] = await deps.db.select({ id: messages.id }).from(messages).where(eq(messages.id, messageId)).limit(1);
+  const [found] = await deps.db.select({ id: messages.id, url: messages.url }).from(messages).where(eq(messages.id, messageId)).limit(1);
   if (found === undefined) throw new OrbitError('not_found', 'message not found');
-  await enqueueDeliveries(deps.boss, [{ messageId, step: 0, trigger: 'manual' }]);
+  await enqueueDeliveries(deps.boss, [{ messageId, step: 0, trigger: 'manual', url: found.url }]);
   deps.onEnqueued();
   return { messageId, status: 'queued' };
 }

@@ -87,12 +87,13 @@ async function requeueAll(deps: ServiceDeps, window: ReturnType<typeof and>, bat
         .where(and(inArray(messages.id, picked.map((row) => row.id)), eq(messages.status, 'failed')))
         .returning({
           id: messages.id,
+          url: messages.url,
           // Spelled out: drizzle renders a column unqualified in RETURNING, which would bind to a.id.
           steps: sql<number>`(select count(*) from attempts a where a.message_id = messages.id and a.trigger = 'scheduled')::int`,
         });
       await enqueueDeliveries(
         deps.boss,
-        rows.map((row) => ({ messageId: row.id, step: row.steps + 1, trigger: 'scheduled' as const })),
+        rows.map((row) => ({ messageId: row.id, step: row.steps + 1, trigger: 'scheduled' as const, url: row.url })),
         tx,
       );
       return rows.length;

@@ -11,14 +11,20 @@ export type { DeliveryWorker } from './delivery-worker.ts';
 export interface WorkerOptions {
   /** ORBIT_WORKER_CONCURRENCY: attempts in flight from the first-attempt queue. */
   concurrency: number;
-  /** ORBIT_MAX_CONNECTIONS_PER_ORIGIN. */
+  /**
+   * ORBIT_MAX_CONNECTIONS_PER_ORIGIN: attempts in flight to one origin per delivery queue, across
+   * all workers (the fetch's group cap), and so the connections each worker needs per origin.
+   */
   maxConnectionsPerOrigin: number;
   batchSize?: number;
 }
 
 export async function startWorker(services: ServiceDeps, options: WorkerOptions): Promise<DeliveryWorker> {
   const sender = createDeliverySender(services, options.maxConnectionsPerOrigin);
-  const worker = await startDeliveryWorker({ ...services, sender }, options);
+  const worker = await startDeliveryWorker(
+    { ...services, sender },
+    { concurrency: options.concurrency, maxPerOrigin: options.maxConnectionsPerOrigin, ...(options.batchSize ? { batchSize: options.batchSize } : {}) },
+  );
   return {
     wake: () => worker.wake(),
     async stop() {
