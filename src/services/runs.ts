@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
-import { events, idempotencyKeys, messages, runs, type WebhookConfig } from '../db/schema.ts';
+import { idempotencyKeys, messages, runs, type WebhookConfig } from '../db/schema.ts';
 import type { Queryable } from '../db/client.ts';
 import { notFound, OrbitError } from '../domain/errors.ts';
-import { buildPayload } from '../domain/payload.ts';
-import { applyEvent, type EventType, type ReportedEvent, type RunState, type RunStatus } from '../domain/run.ts';
+import type { EventType, ReportedEvent, RunStatus } from '../domain/run.ts';
 import { newId } from '../lib/ids.ts';
-import { enqueueDeliveries } from '../queue/delivery-queue.ts';
 import type { ServiceDeps } from './deps.ts';
+import { ingestEvent, type DeliveryCounts } from './event-ingest.ts';
+
+export type { DeliveryCounts };
 
 export interface CreateRunInput {
   workflowId: string;
@@ -15,11 +16,6 @@ export interface CreateRunInput {
   input?: unknown;
 }
 
-export interface DeliveryCounts {
-  pending: number;
-  succeeded: number;
-  failed: number;
-}
 
 export interface RunView {
   id: string;
@@ -101,9 +97,8 @@ async function deliveryCounts(db: Queryable, runIds: string[]): Promise<Map<stri
   return counts;
 }
 
-async function findRun(db: Queryable, tenantId: string, runId: string, forUpdate = false): Promise<RunRow> {
-  const query = db.select().from(runs).where(and(eq(runs.id, runId), eq(runs.tenantId, tenantId)));
-  const [row] = forUpdate ? await query.for('update') : await query;
+async function findRun(db: Queryable, tenantId: string, runId: string): Promise<RunRow> {
+  const [row] = await db.select().from(runs).where(and(eq(runs.id, runId), eq(runs.tenantId, tenantId)));
   if (!row) throw notFound('run');
   return row;
 }
@@ -198,90 +193,21 @@ export async function createRun(
   });
 }
 
-function stateOf(row: RunRow): RunState {
-  return {
-    status: row.status,
-    completedNodes: row.completedNodes,
-    failedNodes: row.failedNodes,
-    error: row.error,
-    startedAt: row.startedAt,
-    finishedAt: row.finishedAt,
-  };
-}
-
 /**
- * Records an accepted event: in one transaction the run is updated, the event stored and, when
- * the run's webhook subscribes to the event, a pending message (its body fixed here) and its first
- * delivery job are created. A refused event changes nothing.
+ * Records an accepted event: in one transaction (shared with concurrent reports, see
+ * event-ingest.ts) the run is updated, the event stored and, when the run's webhook subscribes to
+ * the event, a pending message (its body fixed here) and its first delivery job are created. A
+ * refused event changes nothing. Answers once the event is durable.
  */
 export async function recordEvent(deps: ServiceDeps, tenantId: string, runId: string, event: ReportedEvent): Promise<EventAccepted> {
-  const accepted = await deps.db.transaction(async (tx) => {
-    const row = await findRun(tx, tenantId, runId, true);
-    const now = deps.clock.now();
-    const next = applyEvent(stateOf(row), event, now);
-    const [updated] = await tx
-      .update(runs)
-      .set({
-        status: next.status,
-        completedNodes: next.completedNodes,
-        failedNodes: next.failedNodes,
-        error: next.error,
-        startedAt: next.startedAt,
-        finishedAt: next.finishedAt,
-      })
-      .where(eq(runs.id, row.id))
-      .returning();
-    const eventId = newId('evt', now.getTime());
-    await tx.insert(events).values({
-      id: eventId,
-      tenantId,
-      runId: row.id,
-      type: event.type,
-      data: event.data ?? null,
-      error: event.error ?? null,
-      createdAt: now,
-    });
-    let messageId: string | null = null;
-    const webhook = row.webhook;
-    if (webhook && webhook.events.includes(event.type)) {
-      messageId = newId('msg', now.getTime());
-      const payload = buildPayload({
-        type: event.type,
-        runId: row.id,
-        workflowId: row.workflowId,
-        run: next,
-        data: event.data,
-        error: event.error,
-        metadata: webhook.metadata,
-        createdAt: now,
-      });
-      await tx.insert(messages).values({
-        id: messageId,
-        tenantId,
-        runId: row.id,
-        workflowId: row.workflowId,
-        eventId,
-        eventType: event.type,
-        url: webhook.url,
-        headers: webhook.headers,
-        payload,
-        status: 'pending',
-        nextAttemptAt: now,
-        createdAt: now,
-      });
-      await enqueueDeliveries(deps.boss, [{ messageId, step: 1, trigger: 'scheduled', url: webhook.url }], tx);
-    }
-    return { eventId, messageId, now, run: updated as RunRow };
-  });
-  if (accepted.messageId) deps.onEnqueued();
-  const counts = await deliveryCounts(deps.db, [runId]);
+  const accepted = await ingestEvent(deps, tenantId, runId, event);
   return {
     id: accepted.eventId,
     runId,
     type: event.type,
-    createdAt: accepted.now.toISOString(),
+    createdAt: accepted.createdAt.toISOString(),
     messageId: accepted.messageId,
-    run: toRunView(accepted.run, counts.get(runId) as DeliveryCounts),
+    run: toRunView(accepted.run, accepted.deliveries),
   };
 }
 
