@@ -150,27 +150,8 @@ export async function createRun(
 ): Promise<{ run: RunView; replayed: boolean }> {
   const now = deps.clock.now();
   const runId = newId('run', now.getTime());
-  return deps.db.transaction(async (tx) => {
-    if (idempotency) {
-      const requestHash = createHash('sha256').update(idempotency.rawBody).digest('hex');
-      const claimed = await tx
-        .insert(idempotencyKeys)
-        .values({ tenantId, key: idempotency.key, requestHash, runId, response: {}, createdAt: now })
-        .onConflictDoNothing()
-        .returning({ runId: idempotencyKeys.runId });
-      if (claimed.length === 0) {
-        const [earlier] = await tx
-          .select()
-          .from(idempotencyKeys)
-          .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, idempotency.key)));
-        if (!earlier) throw new OrbitError('idempotency_conflict', 'the Idempotency-Key was used concurrently; retry the request');
-        if (earlier.requestHash !== requestHash) {
-          throw new OrbitError('idempotency_conflict', 'this Idempotency-Key was already used with a different request body');
-        }
-        return { run: storedRunView(earlier.response as RunView), replayed: true };
-      }
-    }
-    const [row] = await tx
+  const insertRun = async (db: Queryable): Promise<RunView> => {
+    const [row] = await db
       .insert(runs)
       .values({
         id: runId,
@@ -182,13 +163,33 @@ export async function createRun(
         createdAt: now,
       })
       .returning();
-    const run = toRunView(row as RunRow, { pending: 0, succeeded: 0, failed: 0 });
-    if (idempotency) {
-      await tx
-        .update(idempotencyKeys)
-        .set({ response: run })
+    return toRunView(row as RunRow, { pending: 0, succeeded: 0, failed: 0 });
+  };
+  // Without a key, one statement is atomic on its own: no transaction round trips.
+  if (!idempotency) return { run: await insertRun(deps.db), replayed: false };
+  return deps.db.transaction(async (tx) => {
+    const requestHash = createHash('sha256').update(idempotency.rawBody).digest('hex');
+    const claimed = await tx
+      .insert(idempotencyKeys)
+      .values({ tenantId, key: idempotency.key, requestHash, runId, response: {}, createdAt: now })
+      .onConflictDoNothing()
+      .returning({ runId: idempotencyKeys.runId });
+    if (claimed.length === 0) {
+      const [earlier] = await tx
+        .select()
+        .from(idempotencyKeys)
         .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, idempotency.key)));
+      if (!earlier) throw new OrbitError('idempotency_conflict', 'the Idempotency-Key was used concurrently; retry the request');
+      if (earlier.requestHash !== requestHash) {
+        throw new OrbitError('idempotency_conflict', 'this Idempotency-Key was already used with a different request body');
+      }
+      return { run: storedRunView(earlier.response as RunView), replayed: true };
     }
+    const run = await insertRun(tx);
+    await tx
+      .update(idempotencyKeys)
+      .set({ response: run })
+      .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, idempotency.key)));
     return { run, replayed: false };
   });
 }
