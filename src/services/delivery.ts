@@ -15,6 +15,7 @@ import { newId } from '../lib/ids.ts';
 import { enqueueDeliveries, type DeliveryJob, type PlannedDelivery } from '../queue/delivery-queue.ts';
 import { createSender, type Sender } from '../sender/sender.ts';
 import type { ServiceDeps } from './deps.ts';
+import { observeAttempts, type RecordedAttempt } from './observe.ts';
 import { activeSigningSecrets } from './signing-secrets.ts';
 
 export const USER_AGENT = `Orbit/${pkg.version}`;
@@ -341,26 +342,53 @@ function recordStatement(records: readonly AttemptRecord[]) {
         delivered_at = coalesce(m.delivered_at, i.delivered_at)
       from input i
       where m.id = i.message_id
-      returning m.id, m.tenant_id, m.attempt_count
+      returning m.id, m.tenant_id, m.run_id, m.attempt_count, m.status, m.created_at, m.delivered_at
+    ),
+    inserted as (
+      insert into attempts (id, message_id, tenant_id, attempt, trigger, outcome, started_at, duration_ms,
+        response_status, response_body, error_kind, error_message, next_attempt_at)
+      select i.attempt_id, i.message_id, u.tenant_id, u.attempt_count, i.trigger, i.outcome, i.started_at,
+        i.duration_ms, i.response_status, i.response_body, i.error_kind, i.error_message, i.next_attempt_at
+      from input i join updated u on u.id = i.message_id
     )
-    insert into attempts (id, message_id, tenant_id, attempt, trigger, outcome, started_at, duration_ms,
-      response_status, response_body, error_kind, error_message, next_attempt_at)
-    select i.attempt_id, i.message_id, u.tenant_id, u.attempt_count, i.trigger, i.outcome, i.started_at,
-      i.duration_ms, i.response_status, i.response_body, i.error_kind, i.error_message, i.next_attempt_at
+    -- What observeAttempts needs (RecordedAttempt). Latency only for the attempt that delivered the
+    -- message first: delivered_at is kept by coalesce, so it equals this attempt's only then.
+    select i.message_id as "messageId", u.tenant_id as "tenantId", u.run_id as "runId",
+      u.attempt_count as "attempt", i.trigger, i.outcome, i.response_status as "responseStatus",
+      i.error_kind as "errorKind", i.duration_ms as "durationMs", u.status as "messageStatus",
+      case when i.outcome = 'succeeded' and u.delivered_at = i.delivered_at
+        then extract(epoch from i.delivered_at - u.created_at)::float8 end as "latencySeconds"
     from input i join updated u on u.id = i.message_id`;
 }
 
-async function recordAttempts(deps: DeliveryDeps, records: readonly AttemptRecord[], retries: readonly PlannedDelivery[]): Promise<void> {
-  const statement = recordStatement(records);
-  // A single statement is atomic on its own; a transaction only when retry jobs must commit with it.
-  if (retries.length === 0) {
-    await deps.db.execute(statement);
-    return;
+/**
+ * Splits records so that no message appears twice in one statement: the UPDATE touches a row once,
+ * so two attempts of one message (a manual one beside a scheduled one) would share a number.
+ */
+function roundsOf(records: readonly AttemptRecord[]): AttemptRecord[][] {
+  const rounds: AttemptRecord[][] = [];
+  const roundOf = new Map<string, number>();
+  for (const record of records) {
+    const round = (roundOf.get(record.message_id) ?? -1) + 1;
+    roundOf.set(record.message_id, round);
+    (rounds[round] ??= []).push(record);
   }
-  await deps.db.transaction(async (tx) => {
-    await tx.execute(statement);
-    await enqueueDeliveries(deps.boss, retries, tx);
-  });
+  return rounds;
+}
+
+async function recordAttempts(deps: DeliveryDeps, records: readonly AttemptRecord[], retries: readonly PlannedDelivery[]): Promise<void> {
+  const rounds = roundsOf(records);
+  // A single statement is atomic on its own; a transaction only when several must commit together.
+  const recorded =
+    retries.length === 0 && rounds.length === 1
+      ? await deps.db.execute<RecordedAttempt>(recordStatement(records))
+      : await deps.db.transaction(async (tx) => {
+          const rows: RecordedAttempt[] = [];
+          for (const round of rounds) rows.push(...(await tx.execute<RecordedAttempt>(recordStatement(round))));
+          if (retries.length > 0) await enqueueDeliveries(deps.boss, retries, tx);
+          return rows;
+        });
+  observeAttempts(deps, recorded);
 }
 
 /** What `POST /v1/admin/messages/{id}/retry` answers with 202: the attempt is queued, not yet made. */

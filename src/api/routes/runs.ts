@@ -124,10 +124,16 @@ export function runRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
     const event = c.req.valid('json');
     validateEvent(event);
     const accepted = await recordEvent(deps, c.get('principal').tenantId, c.req.valid('param').runId, event);
+    deps.metrics?.eventAccepted(event.type);
     return c.json(accepted, 202);
   });
 
-  app.openapi(cancelRunRoute, async (c) => c.json(await cancelRun(deps, c.get('principal').tenantId, c.req.valid('param').runId), 200));
+  app.openapi(cancelRunRoute, async (c) => {
+    const run = await cancelRun(deps, c.get('principal').tenantId, c.req.valid('param').runId);
+    // Cancelling records a run.canceled event like any reported one.
+    deps.metrics?.eventAccepted('run.canceled');
+    return c.json(run, 200);
+  });
 
   return app;
 }
