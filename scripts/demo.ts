@@ -179,6 +179,25 @@ async function waitForDeliveries(receiver: Receiver, count: number, timeoutMs = 
   }
 }
 
+/**
+ * The receiver answers before the worker records the attempt: wait until each delivered message
+ * has left `pending`, so the log below shows what the receiver saw. Quiet (no request lines), and
+ * bounded: after the timeout the log is printed as it stands.
+ */
+async function waitForRecorded(base: string, messageIds: readonly string[], timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const waiting = new Set(messageIds);
+  while (waiting.size > 0 && Date.now() < deadline) {
+    for (const id of [...waiting]) {
+      const response = await fetch(`${base}/v1/admin/messages/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+      const answer = (await response.json()) as Json;
+      if (response.ok && answer.status !== 'pending') waiting.delete(id);
+    }
+    if (waiting.size > 0) await sleep(50);
+  }
+  if (waiting.size > 0) say(dim(`  (still pending after ${timeoutMs / 1000} s: ${[...waiting].join(', ')})`));
+}
+
 function text(value: unknown): string {
   return value === null || value === undefined ? '–' : String(value);
 }
@@ -224,6 +243,8 @@ async function demo(orbit: Orbit, receiver: Receiver): Promise<void> {
   const retried = receiver.deliveries[receiver.deliveries.length - 1];
   const first = receiver.deliveries.find((delivery) => delivery.type === 'run.completed');
   if (retried && first && retried.svixId === first.svixId) say(dim(`  same svix-id on the retry: receivers deduplicate on it`));
+
+  await waitForRecorded(base, [...new Set(receiver.deliveries.map((delivery) => delivery.svixId))]);
 
   step('4. The delivery log, from the admin API');
   const list = await call(base, 'GET', `/v1/admin/messages?runId=${runId}`);
@@ -297,7 +318,7 @@ async function main(): Promise<number> {
     code = 1;
     say(dim(orbit.output));
   }
-  if (code === 0) say(`\n${green('Done.')} Next: README.md (configuration, receiving webhooks) and docs/operations.md (running in production).`);
+  if (code === 0) say(`\n${green('Done.')} Next: README.md (configuration, receiving webhooks) and the README sections "Running in production" and "Scaling".`);
   return code;
 }
 

@@ -3,8 +3,8 @@
  * or cluster runs in CI: they parse, and agree with the code on routes, ports, roles, variables
  * and labels. The code is read as text, not imported, so this test needs no database.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -13,7 +13,8 @@ import { parseDuration } from '../../src/lib/durations.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const K8S_DIR = join(ROOT, 'deploy/kubernetes');
 const ROLES = ['api', 'worker', 'migrate', 'serve'];
-const HEALTH_PATHS = ['/healthz', '/readyz'];
+/** Where each long-running role's HTTP app is built: the API's full app, a worker's ops server. */
+const HTTP_APPS = { api: 'src/api/app.ts', worker: 'src/api/ops-app.ts' } as const;
 
 type Json = Record<string, unknown>;
 
@@ -141,19 +142,24 @@ function configVariables(): Set<string> {
   return new Set(names);
 }
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((entry) => {
-    const path = join(dir, entry);
-    if (statSync(path).isDirectory()) return sourceFiles(path);
-    return path.endsWith('.ts') && !path.endsWith('.test.ts') ? [path] : [];
-  });
-}
-
-/** The routes' own file when it exists, else the whole HTTP adapter. */
-function healthRouteSources(): string {
-  const health = join(ROOT, 'src/api/routes/health.ts');
-  const files = existsSync(health) ? [health] : existsSync(join(ROOT, 'src/api')) ? sourceFiles(join(ROOT, 'src/api')) : [];
-  return files.map((file) => readFileSync(file, 'utf8')).join('\n');
+/**
+ * The top-level paths an HTTP app serves, read from its source: every `app.route('<prefix>',
+ * someRoutes(…))` is followed to the file `someRoutes` is imported from, whose `path: '…'`
+ * route definitions count, under the prefix.
+ */
+function servedPaths(appFile: string): Set<string> {
+  const file = join(ROOT, appFile);
+  const text = readFileSync(file, 'utf8');
+  const paths = new Set<string>();
+  for (const [, prefix, factory] of text.matchAll(/\bapp\.route\(\s*['"`]([^'"`]*)['"`]\s*,\s*(\w+)\(/g)) {
+    const from = new RegExp(`import\\s*\\{[^}]*\\b${factory as string}\\b[^}]*\\}\\s*from\\s*['"](\\.[^'"]+)['"]`).exec(text)?.[1];
+    if (from === undefined) throw new Error(`${appFile}: where ${String(factory)} comes from was not found`);
+    const routes = readFileSync(resolve(dirname(file), from), 'utf8');
+    for (const [, path] of routes.matchAll(/\bpath:\s*['"`](\/[^'"`]*)['"`]/g)) {
+      paths.add(`${(prefix as string).replace(/\/$/, '')}${path as string}`);
+    }
+  }
+  return paths;
 }
 
 const variables = configVariables();
@@ -205,36 +211,53 @@ describe('deploy/kubernetes', () => {
     expect(Object.fromEntries(roles)).toEqual({ 'orbit-api': 'api', 'orbit-worker': 'worker', 'orbit-migrate': 'migrate' });
   });
 
-  it('probes /healthz and /readyz, which are real routes, on the port Orbit listens on', () => {
-    expect(port).toBe(3000);
-    const routes = healthRouteSources();
-    for (const path of HEALTH_PATHS) expect(routes, `route ${path} in src/api`).toMatch(new RegExp(`['"\`]${path}['"\`]`));
-
-    const api = workload('Deployment', 'orbit-api');
-    const [container] = api.containers as [Json];
-    const ports = list(container.ports, 'api ports').map((item) => obj(item, 'port'));
-    expect(ports.map((item) => item.containerPort)).toEqual([port]);
-    const portNames = new Map(ports.map((item) => [item.name, item.containerPort]));
-
-    const probePath = (probe: string): string => {
-      const httpGet = obj(at(container, probe, 'httpGet'), `api ${probe}`);
-      const target = httpGet.port;
-      expect(typeof target === 'string' ? portNames.get(target) : target, `${probe} port`).toBe(port);
-      return str(httpGet.path, `${probe} path`);
-    };
-    expect(probePath('livenessProbe')).toBe('/healthz');
-    expect(probePath('startupProbe')).toBe('/healthz');
-    expect(probePath('readinessProbe')).toBe('/readyz');
-
-    const annotations = stringMap(at(resources.find((item) => item.name === 'orbit-api')?.body, 'spec', 'template', 'metadata', 'annotations'), 'annotations');
-    expect(Number(annotations['prometheus.io/port'])).toBe(port);
-    expect(annotations['prometheus.io/path']).toBe('/metrics');
+  it('runs the worker ops server from main.ts, so worker probes have something to reach', () => {
+    const mainText = readFileSync(join(ROOT, 'src/main.ts'), 'utf8');
+    expect(mainText).toMatch(/import \{ createOpsApp \} from '\.\/api\/ops-app\.ts'/);
+    expect(mainText).toContain('createOpsApp(');
   });
 
-  it('routes the API Service to the API pods only, and gives the worker no Service and no port', () => {
+  for (const [role, appFile] of Object.entries(HTTP_APPS)) {
+    const name = `orbit-${role}`;
+
+    it(`${name}: probes /healthz and /readyz and scrapes /metrics, routes ${appFile} serves, on the port Orbit listens on`, () => {
+      expect(port).toBe(3000);
+      const served = servedPaths(appFile);
+      for (const path of ['/healthz', '/readyz', '/metrics']) expect([...served], `${path} served by ${appFile}`).toContain(path);
+
+      const item = workload('Deployment', name);
+      expect(item.containers).toHaveLength(1);
+      const [container] = item.containers as [Json];
+      const ports = list(container.ports, `${name} ports`).map((entry) => obj(entry, 'port'));
+      expect(ports.map((entry) => entry.containerPort)).toEqual([port]);
+      expect(str(ports[0]?.name, `${name} port name`)).toBe(role === 'api' ? 'http' : 'metrics');
+      const portNames = new Map(ports.map((entry) => [entry.name, entry.containerPort]));
+
+      const probePath = (probe: string): string => {
+        const httpGet = obj(at(container, probe, 'httpGet'), `${name} ${probe}`);
+        const target = httpGet.port;
+        expect(typeof target === 'string' ? portNames.get(target) : target, `${name} ${probe} port`).toBe(port);
+        const path = str(httpGet.path, `${name} ${probe} path`);
+        expect([...served], `${name} ${probe} ${path} served by ${appFile}`).toContain(path);
+        return path;
+      };
+      expect(probePath('livenessProbe')).toBe('/healthz');
+      // Start-up runs migrations and bootstrap before listening: liveness must not count yet.
+      expect(probePath('startupProbe')).toBe('/healthz');
+      expect(probePath('readinessProbe')).toBe('/readyz');
+
+      const annotations = stringMap(at(item.resource.body, 'spec', 'template', 'metadata', 'annotations'), `${name} pod annotations`);
+      expect(annotations['prometheus.io/scrape']).toBe('true');
+      expect(Number(annotations['prometheus.io/port'])).toBe(port);
+      expect(annotations['prometheus.io/path']).toBe('/metrics');
+    });
+  }
+
+  it('routes the API Service to the API pods only, and gives the workers no Service', () => {
     const services = ofKind('Service');
     const api = workload('Deployment', 'orbit-api');
     const worker = workload('Deployment', 'orbit-worker');
+    // Prometheus scrapes pods directly (annotations or a PodMonitor): workers need no Service.
     expect(services.map((item) => item.name)).toEqual(['orbit-api']);
     for (const service of services) {
       const selector = stringMap(at(service.body, 'spec', 'selector'), `${service.name} selector`);
@@ -248,7 +271,6 @@ describe('deploy/kubernetes', () => {
         expect(resolved).toBe(port);
       }
     }
-    for (const container of worker.containers) expect(container.ports).toBeUndefined();
     expect(at(worker.resource.body, 'spec', 'replicas')).toBe(2);
   });
 
@@ -370,17 +392,25 @@ describe('compose.yaml', () => {
       expect(at(service(name), 'depends_on', 'migrate', 'condition')).toBe('service_completed_successfully');
     }
     expect(at(service('worker'), 'deploy', 'replicas')).toBe(2);
-    expect(service('worker').ports).toBeUndefined();
-    expect(at(service('worker'), 'healthcheck', 'disable')).toBe(true);
   });
 
-  it('publishes the port Orbit listens on, and health-checks /healthz', () => {
+  it('publishes the API port only (two workers cannot share one host port)', () => {
     const api = service('api');
     const env = stringMap(api.environment, 'api environment');
     const [mapping] = list(api.ports, 'api ports').map((item) => str(item, 'port'));
     expect(Number(mapping?.split(':').at(-1))).toBe(Number(env.PORT));
-    expect(list(at(api, 'healthcheck', 'test'), 'healthcheck').join(' ')).toContain(`127.0.0.1:${env.PORT}/healthz`);
+    expect(service('worker').ports).toBeUndefined();
   });
+
+  for (const [name, appFile] of Object.entries(HTTP_APPS)) {
+    it(`health-checks ${name} on /healthz, a route ${appFile} serves, on the port it listens on`, () => {
+      expect([...servedPaths(appFile)]).toContain('/healthz');
+      const orbit = service(name);
+      const env = stringMap(orbit.environment, `${name} environment`);
+      expect(at(orbit, 'healthcheck', 'disable')).toBeUndefined();
+      expect(list(at(orbit, 'healthcheck', 'test'), `${name} healthcheck`).join(' ')).toContain(`127.0.0.1:${env.PORT}/healthz`);
+    });
+  }
 
   it('names only variables Orbit reads, and hard-codes no secret', () => {
     for (const name of orbitServices) {
