@@ -1,0 +1,1356 @@
+/**
+ * Orbit's benchmark (issue 6): `npm run bench`, or `node bench/run.ts [phase…] [--cpu-prof]`.
+ *
+ * Starts Orbit as a user would (`node src/main.ts serve`, embedded PostgreSQL in a fresh temp
+ * ORBIT_DATA_DIR, LOG_LEVEL=warn), a receiver in its own process (bench/receiver.ts), and drives
+ * the public HTTP API with undici. Phases (all by default, in this order):
+ *   relay       the in-memory relay ceiling (bench/relay.ts: same API, no database) with the
+ *               throughput workload
+ *   throughput  20,000 events (4,000 runs × run.started, 3 × node.completed, run.completed), 64
+ *               concurrent clients, first request → last receipt; statements per delivery from
+ *               pg_stat_statements over the phase
+ *   latency     a fixed 1,000 events/s for 10 s, request sent → receipt (by svix-id = messageId)
+ *   drain       200,000 messages queued while no worker runs (`orbit api` up; rows inserted by SQL
+ *               in the shape recordEvent writes, jobs by the queue's own `enqueueDeliveries`),
+ *               then one `orbit worker`: deliveries/s and the worker's peak RSS
+ * Prints the results and, for a run of every phase, writes bench/RESULTS.md.
+ *
+ * --cpu-prof: runs the Orbit processes with `node --cpu-prof` (profiles under bench/profiles/) and
+ * appends a summary of each to the output.
+ * Knobs (environment): BENCH_RUNS, BENCH_CLIENTS, BENCH_LATENCY_RATE, BENCH_LATENCY_SECONDS,
+ * BENCH_DRAIN_MESSAGES, BENCH_DRAIN_TIMEOUT (s); ORBIT_* variables pass through to Orbit.
+ */
+import { fork, spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PgBoss } from 'pg-boss';
+import postgres from 'postgres';
+import { Pool } from 'undici';
+import { buildPayload } from '../src/domain/payload.ts';
+import type { EventType } from '../src/domain/run.ts';
+import { newId } from '../src/lib/ids.ts';
+import { enqueueDeliveries, type PlannedDelivery } from '../src/queue/delivery-queue.ts';
+import { formatProfileSummary, summarizeProfile } from './profile-summary.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const envNumber = (name: string, fallback: number): number => {
+  const value = process.env[name];
+  return value === undefined || value === '' ? fallback : Number(value);
+};
+const RUNS = envNumber('BENCH_RUNS', 4_000);
+const NODES_PER_RUN = 3;
+const EVENTS_PER_RUN = NODES_PER_RUN + 2;
+const CLIENTS = envNumber('BENCH_CLIENTS', 64);
+const LATENCY_RATE = envNumber('BENCH_LATENCY_RATE', 1_000);
+const LATENCY_SECONDS = envNumber('BENCH_LATENCY_SECONDS', 10);
+const DRAIN_MESSAGES = envNumber('BENCH_DRAIN_MESSAGES', 200_000);
+const DRAIN_TIMEOUT_S = envNumber('BENCH_DRAIN_TIMEOUT', 150);
+// Receiver origins (ports): 1 by default, so one origin's cap (ORBIT_MAX_CONNECTIONS_PER_ORIGIN) applies.
+const ORIGINS = envNumber('BENCH_ORIGINS', 1);
+// `npm run bench` must end within 5 minutes even while Orbit is slow: every phase is capped, and the
+// drain gets what is left of this budget.
+const BUDGET_S = envNumber('BENCH_BUDGET', 280);
+const CREATE_CAP_S = 25;
+const THROUGHPUT_CAP_S = envNumber('BENCH_THROUGHPUT_CAP', 45);
+const TAIL_CAP_S = 30;
+
+const TARGETS = { throughput: 5_000, latencyP50: 10, latencyP99: 50, drain: 8_000, rssMiB: 300, statements: 3 };
+
+const PHASES = ['relay', 'throughput', 'latency', 'drain'] as const;
+type Phase = (typeof PHASES)[number];
+const args = process.argv.slice(2);
+const CPU_PROF = args.includes('--cpu-prof');
+const KEEP = args.includes('--keep');
+const chosen = args.filter((arg) => !arg.startsWith('--'));
+for (const name of chosen) {
+  if (!(PHASES as readonly string[]).includes(name)) {
+    process.stderr.write(`unknown phase ${name}; phases: ${PHASES.join(', ')}; flags: --cpu-prof, --keep\n`);
+    process.exit(2);
+  }
+}
+const selected = new Set<Phase>(chosen.length === 0 ? PHASES : (chosen as Phase[]));
+const FULL_RUN = selected.size === PHASES.length;
+
+if (Number(process.versions.node.split('.')[0]) < 24) {
+  process.stderr.write(`bench: Node 24 needed (this is ${process.version}); run it with npm run bench or node_modules/.bin/node\n`);
+  process.exit(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+/** Epoch milliseconds with sub-millisecond precision: the receiver stamps arrivals the same way. */
+const now = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const say = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
+const round = (value: number, digits = 0): number => Math.round(value * 10 ** digits) / 10 ** digits;
+const fmt = (value: number): string => Math.round(value).toLocaleString('en-US');
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes we start (and only those are stopped, by pid).
+
+const children = new Set<ChildProcess>();
+
+function killChildren(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+process.on('SIGINT', () => {
+  killChildren();
+  process.exit(130);
+});
+
+/** A forked helper (receiver, relay) with a request/answer IPC channel. */
+class Helper {
+  readonly proc: ChildProcess;
+  readonly url: string;
+  readonly urls: string[];
+  private seq = 0;
+  private readonly waiting = new Map<number, (answer: Record<string, unknown>) => void>();
+
+  private constructor(proc: ChildProcess, urls: string[]) {
+    this.proc = proc;
+    this.url = urls[0] as string;
+    this.urls = urls;
+    proc.on('message', (raw) => {
+      const message = raw as { seq?: number };
+      if (message.seq === undefined) return;
+      const resolve = this.waiting.get(message.seq);
+      this.waiting.delete(message.seq);
+      resolve?.(message as Record<string, unknown>);
+    });
+  }
+
+  static async start(file: string, profileDir?: string): Promise<Helper> {
+    const nodeOptions = profileDir ? `--cpu-prof --cpu-prof-dir=${profileDir}` : '';
+    const proc = fork(join(ROOT, file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, NODE_OPTIONS: nodeOptions } });
+    children.add(proc);
+    const urls = await new Promise<string[]>((resolve, reject) => {
+      proc.once('message', (message) => {
+        const ready = message as { url: string; urls?: string[] };
+        resolve(ready.urls ?? [ready.url]);
+      });
+      proc.once('exit', (code) => reject(new Error(`${file} exited (${code}) before it was ready`)));
+    });
+    return new Helper(proc, urls);
+  }
+
+  request<T = Record<string, unknown>>(command: Record<string, unknown>): Promise<T> {
+    const seq = ++this.seq;
+    return new Promise((resolve) => {
+      this.waiting.set(seq, resolve as (answer: Record<string, unknown>) => void);
+      this.proc.send({ ...command, seq });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.proc.once('exit', resolve));
+    this.proc.disconnect();
+    await Promise.race([exited, sleep(3_000)]);
+    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+    children.delete(this.proc);
+  }
+}
+
+interface ReceiverStats {
+  unique: number;
+  requests: number;
+  duplicates: number;
+  firstAt: number;
+  lastAt: number;
+  timedOut?: number;
+}
+
+/** One Orbit process (`serve`, `api` or `worker`) started the way a user starts it. */
+interface Orbit {
+  role: string;
+  proc: ChildProcess;
+  pid: number;
+  url: string | null;
+  readyAt: number;
+  logs: string[];
+  /** Event loop utilisation and delay since the previous call (bench/probe.ts). */
+  probe(): Promise<EventLoopStats | null>;
+  stop(): Promise<number | null>;
+}
+
+interface EventLoopStats {
+  eventLoopUtilization: number;
+  delayMs: { p50: number; p99: number; max: number; mean: number };
+  heapMiB?: Record<string, number>;
+  memoryMiB?: Record<string, number>;
+}
+
+async function startOrbit(role: 'serve' | 'api' | 'worker', env: Record<string, string>, profileDir?: string): Promise<Orbit> {
+  // bench/probe.ts measures the event loop; --cpu-prof on request.
+  const probeFile = join(env['ORBIT_DATA_DIR'] ?? tmpdir(), `probe-${role}-${Date.now()}.json`);
+  const nodeOptions = [
+    `--import=${pathToFileURL(join(ROOT, 'bench/probe.ts')).href}`,
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    // For experiments, e.g. BENCH_ORBIT_NODE_OPTIONS=--max-semi-space-size=16
+    ...(process.env['BENCH_ORBIT_NODE_OPTIONS'] ?? '').split(' ').filter(Boolean),
+  ].join(' ');
+  const proc = spawn(process.execPath, [join(ROOT, 'src/main.ts'), role], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, NODE_OPTIONS: nodeOptions, BENCH_PROBE_FILE: probeFile },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(proc);
+  const logs: string[] = [];
+  const keep = (line: string): void => {
+    logs.push(line);
+    if (logs.length > 200) logs.shift();
+  };
+  createInterface({ input: proc.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+    keep(line);
+    process.stderr.write(`[orbit ${role}] ${line}\n`);
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string | null>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`orbit ${role} did not start within 90 s:\n${logs.join('\n')}`)), 90_000);
+    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      keep(line);
+      // LOG_LEVEL=warn: anything logged is worth seeing.
+      if (line.startsWith('{')) process.stderr.write(`[orbit ${role}] ${line.slice(0, 400)}\n`);
+      const listening = /listening on (http:\/\/\S+)/.exec(line);
+      if (listening) {
+        clearTimeout(timer);
+        resolve(listening[1] as string);
+      } else if (line.includes('delivery worker running')) {
+        clearTimeout(timer);
+        resolve(null);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`orbit ${role} exited (${code}) during start-up:\n${logs.join('\n')}`));
+    });
+  });
+  return {
+    role,
+    proc,
+    pid: proc.pid as number,
+    url,
+    readyAt: now(),
+    logs,
+    async probe() {
+      if (proc.exitCode !== null) return null;
+      rmSync(probeFile, { force: true });
+      proc.kill('SIGUSR2');
+      for (let waited = 0; waited < 2_000; waited += 10) {
+        await sleep(10);
+        try {
+          return JSON.parse(readFileSync(probeFile, 'utf8')) as EventLoopStats;
+        } catch {
+          // not written yet
+        }
+      }
+      return null;
+    },
+    async stop() {
+      if (proc.exitCode !== null) return proc.exitCode;
+      proc.kill('SIGTERM');
+      const code = await Promise.race([exited, sleep(60_000).then(() => 'timeout' as const)]);
+      children.delete(proc);
+      if (code === 'timeout') {
+        proc.kill('SIGKILL');
+        say(`orbit ${role} did not stop within 60 s of SIGTERM: killed`);
+        return null;
+      }
+      return code;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc: CPU time per process group, memory of one process.
+
+const CLOCK_TICKS = 100;
+
+function procTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+function processTable(): { pid: number; ppid: number; comm: string }[] {
+  const table: { pid: number; ppid: number; comm: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      table.push({ pid: Number(entry), ppid, comm });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return table;
+}
+
+/** Every postgres process below `root` (the Orbit process that runs the embedded database). */
+function postgresUnder(root: number): number[] {
+  const table = processTable();
+  const below = new Set<number>([root]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const row of table) {
+      if (!below.has(row.pid) && below.has(row.ppid)) {
+        below.add(row.pid);
+        grew = true;
+      }
+    }
+  }
+  return table.filter((row) => below.has(row.pid) && row.comm.startsWith('postgres')).map((row) => row.pid);
+}
+
+interface CpuGroup {
+  label: string;
+  pids: () => number[];
+}
+
+/** CPU used per group between start() and stop(), in % of one core. */
+function cpuMeter(groups: CpuGroup[]) {
+  const startTicks = new Map<string, Map<number, number>>();
+  let startedAt = 0;
+  let selfStart = process.cpuUsage();
+  return {
+    start() {
+      startedAt = now();
+      selfStart = process.cpuUsage();
+      for (const group of groups) startTicks.set(group.label, new Map(group.pids().map((pid) => [pid, procTicks(pid)])));
+    },
+    stop(): Record<string, number> {
+      const seconds = (now() - startedAt) / 1000;
+      const result: Record<string, number> = {};
+      for (const group of groups) {
+        const before = startTicks.get(group.label) ?? new Map<number, number>();
+        let ticks = 0;
+        for (const pid of group.pids()) ticks += procTicks(pid) - (before.get(pid) ?? 0);
+        result[group.label] = round((100 * ticks) / CLOCK_TICKS / seconds);
+      }
+      const self = process.cpuUsage(selfStart);
+      result['bench driver'] = round((100 * (self.user + self.system)) / 1e6 / seconds);
+      return result;
+    },
+  };
+}
+
+function memoryKiB(pid: number): { rss: number; hwm: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return {
+      rss: Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0),
+      hwm: Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1] ?? 0),
+    };
+  } catch {
+    return { rss: 0, hwm: 0 };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL statistics: pg_stat_statements (Orbit's own statements: database `postgres`, role
+// `postgres`; the bench connects as role `bench` so its own queries never count) and samples of
+// pg_stat_activity's wait events.
+
+interface Db {
+  monitor: postgres.Sql;
+  orbit: postgres.Sql;
+  superUrl: string;
+  benchUrl: string;
+}
+
+interface StatementRow {
+  query: string;
+  calls: number;
+  totalMs: number;
+  rows: number;
+}
+
+interface StatementWindow {
+  statements: number;
+  transactionControl: number;
+  transactions: number;
+  top: StatementRow[];
+}
+
+async function resetStatements(db: Db): Promise<number> {
+  await db.monitor`select pg_stat_statements_reset()`;
+  const [row] = await db.monitor<{ n: string }[]>`select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = 'postgres'`;
+  return Number(row?.n ?? 0);
+}
+
+async function statementWindow(db: Db, xactsBefore: number, ownTransactions: number): Promise<StatementWindow> {
+  // Cumulative statistics are flushed by each backend at most once a second.
+  await sleep(1_200);
+  const rows = await db.monitor<{ query: string; calls: string; total: number; rows: string }[]>`
+    select s.query, s.calls::text as calls, s.total_exec_time as total, s.rows::text as rows
+    from pg_stat_statements s
+    where s.dbid = (select oid from pg_database where datname = 'postgres')
+      and s.userid = (select oid from pg_roles where rolname = 'postgres')`;
+  const [xact] = await db.monitor<{ n: string }[]>`select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = 'postgres'`;
+  const all = rows.map((row) => ({ query: row.query.replace(/\s+/g, ' ').trim(), calls: Number(row.calls), totalMs: row.total, rows: Number(row.rows) }));
+  const control = all.filter((row) => /^(begin|commit|rollback|savepoint|release)\b/i.test(row.query));
+  return {
+    statements: all.reduce((sum, row) => sum + row.calls, 0),
+    transactionControl: control.reduce((sum, row) => sum + row.calls, 0),
+    transactions: Number(xact?.n ?? 0) - xactsBefore - ownTransactions,
+    top: all.sort((a, b) => b.totalMs - a.totalMs).slice(0, 14),
+  };
+}
+
+/** Samples what Orbit's backends are doing (20 per second) until stopped. */
+function waitSampler(db: Db) {
+  const counts = new Map<string, number>();
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const rows = await db.monitor<{ what: string; n: number }[]>`
+          select application_name || ' ' || state || ': ' || coalesce(wait_event_type || '/' || wait_event, 'on CPU') as what, count(*)::int as n
+          from pg_stat_activity
+          where datname = 'postgres' and usename = 'postgres' and backend_type = 'client backend' and pid <> pg_backend_pid()
+          group by 1`;
+        samples++;
+        for (const row of rows) counts.set(row.what, (counts.get(row.what) ?? 0) + row.n);
+      } catch {
+        // the database is restarting or gone: stop sampling quietly
+      }
+      await sleep(50);
+    }
+  })();
+  return {
+    async stop(): Promise<{ what: string; backends: number }[]> {
+      running = false;
+      await loop;
+      return [...counts.entries()]
+        .map(([what, n]) => ({ what, backends: round(n / Math.max(1, samples), 2) }))
+        .sort((a, b) => b.backends - a.backends);
+    },
+  };
+}
+
+/** Enables pg_stat_statements (needs a restart, done by the caller) and the bench's own role. */
+async function prepareDatabase(superUrl: string, benchPassword: string): Promise<void> {
+  const sql = postgres(superUrl, { max: 1, onnotice: () => {} });
+  await sql.unsafe(`alter system set shared_preload_libraries = 'pg_stat_statements'`);
+  await sql.unsafe(`create role bench login superuser password '${benchPassword}'`);
+  await sql.unsafe('create database bench');
+  await sql.end();
+}
+
+async function openDb(pgPort: number, password: string, benchPassword: string): Promise<Db> {
+  const superUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/postgres`;
+  const benchUrl = `postgres://bench:${benchPassword}@127.0.0.1:${pgPort}/postgres`;
+  const monitor = postgres(`postgres://bench:${benchPassword}@127.0.0.1:${pgPort}/bench`, { max: 1, onnotice: () => {} });
+  await monitor`create extension if not exists pg_stat_statements`;
+  const orbit = postgres(benchUrl, { max: 4, onnotice: () => {} });
+  return { monitor, orbit, superUrl, benchUrl };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driving the API
+
+interface Api {
+  pool: Pool;
+  key: string;
+  receiverUrls: string[];
+}
+
+async function post(api: Api, path: string, body: string): Promise<{ status: number; json: Record<string, unknown> | null }> {
+  const response = await api.pool.request({
+    method: 'POST',
+    path,
+    headers: { authorization: `Bearer ${api.key}`, 'content-type': 'application/json' },
+    body,
+  });
+  const text = await response.body.text();
+  let json: Record<string, unknown> | null;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = null;
+  }
+  return { status: response.statusCode, json };
+}
+
+const EVENT_BODIES: string[] = [
+  JSON.stringify({ type: 'run.started' }),
+  ...Array.from({ length: NODES_PER_RUN }, (_, index) => JSON.stringify({ type: 'node.completed', data: { nodeId: `node_${index + 1}`, nodeType: 'llm' } })),
+  JSON.stringify({ type: 'run.completed' }),
+];
+
+/** Creates up to `count` runs (stopping after CREATE_CAP_S), their webhooks spread over the receiver's origins. */
+async function createRuns(api: Api, count: number, clients: number): Promise<{ ids: string[]; seconds: number }> {
+  const bodies = api.receiverUrls.map((url) => JSON.stringify({ workflowId: 'wf_bench', webhook: { url, metadata: { bench: true } } }));
+  const ids: string[] = [];
+  let next = 0;
+  const started = now();
+  const deadline = started + CREATE_CAP_S * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      for (let index = next++; index < count && now() < deadline; index = next++) {
+        const { status, json } = await post(api, '/v1/runs', bodies[index % bodies.length] as string);
+        if (status !== 201 || typeof json?.['id'] !== 'string') throw new Error(`POST /v1/runs answered ${status}: ${JSON.stringify(json)}`);
+        ids.push(json['id']);
+      }
+    }),
+  );
+  if (ids.length < count) say(`only ${fmt(ids.length)} of ${fmt(count)} runs created within ${CREATE_CAP_S} s`);
+  return { ids, seconds: (now() - started) / 1000 };
+}
+
+interface ClosedLoopResult {
+  startedAt: number;
+  answeredAt: number;
+  accepted: number;
+  expected: number;
+  errors: Record<string, number>;
+  ackMs: number[];
+  capped: boolean;
+}
+
+/** `clients` workers, each taking the next run and posting its events one after another. */
+async function driveClosedLoop(api: Api, runIds: readonly string[], clients: number, capSeconds = Number.POSITIVE_INFINITY): Promise<ClosedLoopResult> {
+  const errors: Record<string, number> = {};
+  const ackMs: number[] = [];
+  let accepted = 0;
+  let expected = 0;
+  let next = 0;
+  const startedAt = now();
+  const deadline = startedAt + capSeconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      // Past the cap no new run is started; runs under way finish their events.
+      for (let index = next++; index < runIds.length && now() < deadline; index = next++) {
+        const path = `/v1/runs/${runIds[index]}/events`;
+        for (const body of EVENT_BODIES) {
+          const sent = now();
+          let status: number;
+          let json: Record<string, unknown> | null;
+          try {
+            ({ status, json } = await post(api, path, body));
+          } catch (error) {
+            const key = `transport: ${(error as Error).message}`;
+            errors[key] = (errors[key] ?? 0) + 1;
+            break;
+          }
+          ackMs.push(now() - sent);
+          if (status === 202) {
+            accepted++;
+            if (typeof json?.['messageId'] === 'string') expected++;
+          } else {
+            const key = `${status} ${String((json?.['error'] as { code?: string } | undefined)?.code ?? '')}`;
+            errors[key] = (errors[key] ?? 0) + 1;
+            break;
+          }
+        }
+      }
+    }),
+  );
+  return { startedAt, answeredAt: now(), accepted, expected, errors, ackMs, capped: now() >= deadline && accepted < runIds.length * EVENTS_PER_RUN };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+interface Results {
+  environment: Record<string, string>;
+  relay?: { deliveriesPerSecond: number; seconds: number; received: number; duplicates: number; cpu: Record<string, number> };
+  throughput?: {
+    events: number;
+    capped: boolean;
+    accepted: number;
+    deliveries: number;
+    seconds: number;
+    ingestSeconds: number;
+    deliveriesPerSecond: number;
+    ingestPerSecond: number;
+    ackP50: number;
+    ackP99: number;
+    duplicates: number;
+    errors: Record<string, number>;
+    recordedAfterMs: number;
+    runsCreatePerSecond: number;
+    statementsPerDelivery: number;
+    statementsPerDeliveryNoTxControl: number;
+    transactionsPerDelivery: number;
+    window: StatementWindow;
+    waits: { what: string; backends: number }[];
+    cpu: Record<string, number>;
+    eventLoop: EventLoopStats | null;
+  };
+  latency?: {
+    events: number;
+    sendRate: number;
+    delivered: number;
+    missing: number;
+    p50: number;
+    p95: number;
+    p99: number;
+    max: number;
+    ackP50: number;
+    ackP99: number;
+    waitedForPrevious: number;
+    errors: Record<string, number>;
+    cpu: Record<string, number>;
+    eventLoop: EventLoopStats | null;
+  };
+  drain?: {
+    messages: number;
+    fillSeconds: number;
+    fillMethod: string;
+    delivered: number;
+    finished: boolean;
+    seconds: number;
+    deliveriesPerSecond: number;
+    firstReceiptAfterMs: number;
+    recordedPerSecond: number | null;
+    peakRssMiB: number;
+    endRssMiB: number;
+    startRssMiB: number;
+    duplicates: number;
+    statementsPerDelivery: number;
+    statementsPerDeliveryNoTxControl: number;
+    transactionsPerDelivery: number;
+    window: StatementWindow;
+    waits: { what: string; backends: number }[];
+    cpu: Record<string, number>;
+    eventLoop: EventLoopStats | null;
+  };
+  profiles: string[];
+}
+
+const results: Results = { environment: {}, profiles: [] };
+const benchStarted = now();
+let drainCapSeconds = DRAIN_TIMEOUT_S;
+
+// ---------------------------------------------------------------------------------------------
+// Phases
+
+async function relayPhase(receiver: Helper, profileDir: string | undefined): Promise<void> {
+  say('relay: starting the in-memory relay');
+  const relay = await Helper.start('bench/relay.ts', profileDir);
+  const api: Api = { pool: new Pool(relay.url, { connections: CLIENTS }), key: 'gx_not_checked_by_the_relay', receiverUrls: receiver.urls };
+  try {
+    const { ids } = await createRuns(api, RUNS, CLIENTS);
+    await receiver.request({ cmd: 'reset' });
+    const meter = cpuMeter([
+      { label: 'relay', pids: () => [relay.proc.pid as number] },
+      { label: 'receiver', pids: () => [receiver.proc.pid as number] },
+    ]);
+    meter.start();
+    const driven = await driveClosedLoop(api, ids, CLIENTS);
+    const stats = await receiver.request<ReceiverStats>({ cmd: 'wait', unique: driven.expected, timeoutMs: 60_000 });
+    const cpu = meter.stop();
+    const seconds = (stats.lastAt - driven.startedAt) / 1000;
+    results.relay = { deliveriesPerSecond: round(stats.unique / seconds), seconds: round(seconds, 2), received: stats.unique, duplicates: stats.duplicates, cpu };
+    say(`relay: ${fmt(stats.unique)} deliveries in ${seconds.toFixed(2)} s → ${fmt(stats.unique / seconds)}/s`);
+  } finally {
+    await api.pool.close();
+    await relay.stop();
+    if (profileDir !== undefined) summariseProfiles(profileDir, relay.proc.pid as number, 'in-memory relay');
+  }
+}
+
+async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db): Promise<void> {
+  say(`throughput: creating ${fmt(RUNS)} runs`);
+  const created = await createRuns(api, RUNS, CLIENTS);
+  await receiver.request({ cmd: 'reset' });
+  const meter = cpuMeter([
+    { label: 'orbit serve (node)', pids: () => [orbit.pid] },
+    { label: 'postgres (all processes)', pids: () => postgresUnder(orbit.pid) },
+    { label: 'receiver', pids: () => [receiver.proc.pid as number] },
+  ]);
+  const xactsBefore = await resetStatements(db);
+  const sampler = waitSampler(db);
+  await orbit.probe();
+  meter.start();
+  say(`throughput: ${fmt(RUNS * EVENTS_PER_RUN)} events, ${CLIENTS} clients`);
+  const driven = await driveClosedLoop(api, created.ids, CLIENTS, THROUGHPUT_CAP_S);
+  if (driven.capped) say(`throughput: capped at ${THROUGHPUT_CAP_S} s: ${fmt(driven.accepted)} events sent`);
+  const stats = await receiver.request<ReceiverStats>({ cmd: 'wait', unique: driven.expected, timeoutMs: TAIL_CAP_S * 1000 });
+  const cpu = meter.stop();
+  const eventLoop = await orbit.probe();
+  const waits = await sampler.stop();
+  // Every attempt recorded (no pending message left): the end of the statement window.
+  let probes = 0;
+  const recordStart = now();
+  for (;;) {
+    probes++;
+    const [row] = await db.orbit<{ n: number }[]>`select count(*)::int as n from messages where status = 'pending'`;
+    if ((row?.n ?? 0) === 0 || now() - recordStart > TAIL_CAP_S * 1000) break;
+    await sleep(20);
+  }
+  const recordedAfterMs = now() - stats.lastAt;
+  const window = await statementWindow(db, xactsBefore, probes);
+  const seconds = (stats.lastAt - driven.startedAt) / 1000;
+  const ingestSeconds = (driven.answeredAt - driven.startedAt) / 1000;
+  const ack = [...driven.ackMs].sort((a, b) => a - b);
+  const deliveries = stats.unique;
+  results.throughput = {
+    events: RUNS * EVENTS_PER_RUN,
+    capped: driven.capped,
+    accepted: driven.accepted,
+    deliveries,
+    seconds: round(seconds, 2),
+    ingestSeconds: round(ingestSeconds, 2),
+    deliveriesPerSecond: round(deliveries / seconds),
+    ingestPerSecond: round(driven.accepted / ingestSeconds),
+    ackP50: round(percentile(ack, 50), 1),
+    ackP99: round(percentile(ack, 99), 1),
+    duplicates: stats.duplicates,
+    errors: driven.errors,
+    recordedAfterMs: round(recordedAfterMs),
+    runsCreatePerSecond: round(RUNS / created.seconds),
+    statementsPerDelivery: round(window.statements / deliveries, 2),
+    statementsPerDeliveryNoTxControl: round((window.statements - window.transactionControl) / deliveries, 2),
+    transactionsPerDelivery: round(window.transactions / deliveries, 2),
+    window,
+    waits,
+    cpu,
+    eventLoop,
+  };
+  say(
+    `throughput: ${fmt(deliveries)} deliveries in ${seconds.toFixed(2)} s → ${fmt(deliveries / seconds)}/s ` +
+      `(ingest ${fmt(driven.accepted / ingestSeconds)} events/s); ${results.throughput.statementsPerDelivery} statements/delivery`,
+  );
+  if (stats.timedOut) say(`throughput: only ${stats.unique} of ${driven.expected} deliveries arrived within the timeout`);
+}
+
+async function latencyPhase(api: Api, receiver: Helper, orbit: Orbit): Promise<void> {
+  const total = LATENCY_RATE * LATENCY_SECONDS;
+  const runCount = Math.ceil(total / EVENTS_PER_RUN);
+  say(`latency: creating ${fmt(runCount)} runs`);
+  const { ids } = await createRuns(api, runCount, CLIENTS);
+  await receiver.request({ cmd: 'reset' });
+  const sentAt = new Float64Array(total);
+  const ackAt = new Float64Array(total);
+  const messageIds: (string | null)[] = new Array<string | null>(total).fill(null);
+  const errors: Record<string, number> = {};
+  // The previous event of each run, so a run's events stay in order even when Orbit falls behind.
+  const previous: (Promise<void> | null)[] = new Array<Promise<void> | null>(runCount).fill(null);
+  const settled: boolean[] = new Array<boolean>(runCount).fill(true);
+  let waitedForPrevious = 0;
+  const inFlight: Promise<void>[] = [];
+
+  const fire = (index: number): void => {
+    // Round-robin over the runs: a run's next event comes runCount events (≈ 2 s) after its last.
+    const run = index % runCount;
+    const step = Math.floor(index / runCount);
+    const send = async (): Promise<void> => {
+      sentAt[index] = now();
+      try {
+        const { status, json } = await post(api, `/v1/runs/${ids[run]}/events`, EVENT_BODIES[step] as string);
+        ackAt[index] = now();
+        if (status === 202) messageIds[index] = typeof json?.['messageId'] === 'string' ? json['messageId'] : null;
+        else {
+          const key = `${status} ${String((json?.['error'] as { code?: string } | undefined)?.code ?? '')}`;
+          errors[key] = (errors[key] ?? 0) + 1;
+        }
+      } catch (error) {
+        const key = `transport: ${(error as Error).message}`;
+        errors[key] = (errors[key] ?? 0) + 1;
+      }
+    };
+    let promise: Promise<void>;
+    const before = previous[run];
+    if (before !== null && before !== undefined && !settled[run]) {
+      waitedForPrevious++;
+      promise = before.then(send);
+    } else {
+      promise = send();
+    }
+    settled[run] = false;
+    previous[run] = promise;
+    void promise.then(() => {
+      if (previous[run] === promise) settled[run] = true;
+    });
+    inFlight.push(promise);
+  };
+
+  const meter = cpuMeter([
+    { label: 'orbit serve (node)', pids: () => [orbit.pid] },
+    { label: 'postgres (all processes)', pids: () => postgresUnder(orbit.pid) },
+    { label: 'receiver', pids: () => [receiver.proc.pid as number] },
+  ]);
+  say(`latency: ${fmt(LATENCY_RATE)} events/s for ${LATENCY_SECONDS} s`);
+  await orbit.probe();
+  meter.start();
+  const startedAt = now();
+  let index = 0;
+  while (index < total) {
+    const due = Math.min(total, Math.floor(((now() - startedAt) * LATENCY_RATE) / 1000) + 1);
+    while (index < due) fire(index++);
+    await sleep(1);
+  }
+  const sendSeconds = (now() - startedAt) / 1000;
+  // Answers still owed are waited for TAIL_CAP_S at most; later ones count as missing.
+  const allAnswered = await Promise.race([Promise.all(inFlight).then(() => true), sleep(TAIL_CAP_S * 1000).then(() => false)]);
+  if (!allAnswered) say(`latency: not every event was answered within ${TAIL_CAP_S} s of the last send`);
+  const expected = messageIds.filter((id) => id !== null).length;
+  const stats = await receiver.request<ReceiverStats>({ cmd: 'wait', unique: expected, timeoutMs: TAIL_CAP_S * 1000 });
+  const cpu = meter.stop();
+  const eventLoop = await orbit.probe();
+  const wanted = messageIds.map((id) => id ?? '');
+  const { times } = await receiver.request<{ times: (number | null)[] }>({ cmd: 'times', ids: wanted });
+  const latencies: number[] = [];
+  let missing = 0;
+  for (let i = 0; i < total; i++) {
+    if (messageIds[i] === null) continue;
+    const at = times[i];
+    if (at === null || at === undefined) missing++;
+    else latencies.push(at - (sentAt[i] as number));
+  }
+  latencies.sort((a, b) => a - b);
+  const acks: number[] = [];
+  for (let i = 0; i < total; i++) if ((ackAt[i] as number) > 0) acks.push((ackAt[i] as number) - (sentAt[i] as number));
+  // Events never answered within the tail wait count as not delivered.
+  missing += total - acks.length;
+  acks.sort((a, b) => a - b);
+  results.latency = {
+    events: total,
+    sendRate: round(total / sendSeconds),
+    delivered: latencies.length,
+    missing,
+    p50: round(percentile(latencies, 50), 1),
+    p95: round(percentile(latencies, 95), 1),
+    p99: round(percentile(latencies, 99), 1),
+    max: round(percentile(latencies, 100), 1),
+    ackP50: round(percentile(acks, 50), 1),
+    ackP99: round(percentile(acks, 99), 1),
+    waitedForPrevious,
+    errors,
+    cpu,
+    eventLoop,
+  };
+  say(`latency: p50 ${results.latency.p50} ms, p95 ${results.latency.p95} ms, p99 ${results.latency.p99} ms (${stats.duplicates} duplicates)`);
+}
+
+interface DrainContext {
+  orbitEnv: Record<string, string>;
+  receiver: Helper;
+  db: Db;
+  profileDir: string | undefined;
+}
+
+/** Inserts `count` messages exactly as recordEvent would leave them, and their first delivery jobs. */
+async function fillBacklog(db: Db, receiverUrls: readonly string[], count: number): Promise<number> {
+  const started = now();
+  const [key] = await db.orbit<{ tenantId: string }[]>`select tenant_id as "tenantId" from api_keys where scope = 'admin' order by created_at limit 1`;
+  if (key === undefined) throw new Error('no admin key in the database');
+  const tenantId = key.tenantId;
+  const webhookOf = (url: string) => ({ url, events: ['run.started', 'node.completed', 'node.failed', 'run.completed', 'run.failed', 'run.canceled'], metadata: { bench: true }, headers: {} });
+  const boss = new PgBoss({ connectionString: db.benchUrl, schema: 'pgboss', supervise: false, schedule: false, migrate: false, max: 2 });
+  boss.on('error', (error) => say(`fill: pg-boss error ${String(error)}`));
+  await boss.start();
+  const runsPerChunk = 2_000;
+  const runCount = Math.ceil(count / EVENTS_PER_RUN);
+  let made = 0;
+  let rowsMs = 0;
+  let jobsMs = 0;
+  let inflight: Promise<void> = Promise.resolve();
+  try {
+    for (let first = 0; first < runCount && made < count; first += runsPerChunk) {
+      const runRows: Record<string, unknown>[] = [];
+      const eventRows: Record<string, unknown>[] = [];
+      const messageRows: Record<string, unknown>[] = [];
+      const jobs: PlannedDelivery[] = [];
+      for (let r = first; r < Math.min(runCount, first + runsPerChunk) && made < count; r++) {
+        const created = new Date();
+        const runId = newId('run', created.getTime());
+        const receiverUrl = receiverUrls[r % receiverUrls.length] as string;
+        const webhook = webhookOf(receiverUrl);
+        runRows.push({
+          id: runId,
+          tenant_id: tenantId,
+          workflow_id: 'wf_bench_backlog',
+          status: 'COMPLETED',
+          completed_nodes: NODES_PER_RUN,
+          failed_nodes: 0,
+          webhook,
+          created_at: created.toISOString(),
+          started_at: created.toISOString(),
+          finished_at: created.toISOString(),
+        });
+        for (let step = 0; step < EVENTS_PER_RUN && made < count; step++, made++) {
+          const at = new Date();
+          const type: EventType = step === 0 ? 'run.started' : step === EVENTS_PER_RUN - 1 ? 'run.completed' : 'node.completed';
+          const data = type === 'node.completed' ? { nodeId: `node_${step}`, nodeType: 'llm' } : undefined;
+          const completedNodes = type === 'run.started' ? 0 : Math.min(step, NODES_PER_RUN);
+          const eventId = newId('evt', at.getTime());
+          const messageId = newId('msg', at.getTime());
+          eventRows.push({ id: eventId, tenant_id: tenantId, run_id: runId, type, data: data ?? null, error: null, created_at: at.toISOString() });
+          messageRows.push({
+            id: messageId,
+            tenant_id: tenantId,
+            run_id: runId,
+            workflow_id: 'wf_bench_backlog',
+            event_id: eventId,
+            event_type: type,
+            url: receiverUrl,
+            headers: {},
+            payload: buildPayload({
+              type,
+              runId,
+              workflowId: 'wf_bench_backlog',
+              run: { status: type === 'run.completed' ? 'COMPLETED' : 'RUNNING', completedNodes, failedNodes: 0 },
+              data,
+              error: undefined,
+              metadata: { bench: true },
+              createdAt: at,
+            }),
+            status: 'pending',
+            next_attempt_at: at.toISOString(),
+            created_at: at.toISOString(),
+          });
+          jobs.push({ messageId, step: 1, trigger: 'scheduled', url: receiverUrl });
+        }
+      }
+      // Rows and jobs go in on separate connections while the next chunk is built.
+      await inflight;
+      inflight = Promise.all([
+        (async () => {
+          const rowsStarted = now();
+          await db.orbit.unsafe(
+            `insert into runs (id, tenant_id, workflow_id, status, completed_nodes, failed_nodes, webhook, created_at, started_at, finished_at)
+             select id, tenant_id, workflow_id, status, completed_nodes, failed_nodes, webhook, created_at, started_at, finished_at
+             from jsonb_to_recordset($1::text::jsonb) as x(id text, tenant_id text, workflow_id text, status text, completed_nodes int,
+               failed_nodes int, webhook jsonb, created_at timestamptz, started_at timestamptz, finished_at timestamptz)`,
+            [JSON.stringify(runRows)],
+          );
+          await db.orbit.unsafe(
+            `insert into events (id, tenant_id, run_id, type, data, error, created_at)
+             select id, tenant_id, run_id, type, data, error, created_at
+             from jsonb_to_recordset($1::text::jsonb) as x(id text, tenant_id text, run_id text, type text, data jsonb, error text, created_at timestamptz)`,
+            [JSON.stringify(eventRows)],
+          );
+          await db.orbit.unsafe(
+            `insert into messages (id, tenant_id, run_id, workflow_id, event_id, event_type, url, headers, payload, status, next_attempt_at, created_at)
+             select id, tenant_id, run_id, workflow_id, event_id, event_type, url, headers, payload, status, next_attempt_at, created_at
+             from jsonb_to_recordset($1::text::jsonb) as x(id text, tenant_id text, run_id text, workflow_id text, event_id text, event_type text,
+               url text, headers jsonb, payload text, status text, next_attempt_at timestamptz, created_at timestamptz)`,
+            [JSON.stringify(messageRows)],
+          );
+          rowsMs += now() - rowsStarted;
+        })(),
+        (async () => {
+          const jobsStarted = now();
+          // The queue's own enqueue path (what recordEvent calls), a chunk at a time.
+          for (let at = 0; at < jobs.length; at += 5_000) await enqueueDeliveries(boss, jobs.slice(at, at + 5_000));
+          jobsMs += now() - jobsStarted;
+        })(),
+      ]).then(() => undefined);
+    }
+    await inflight;
+  } finally {
+    await inflight.catch(() => undefined);
+    await boss.stop({ graceful: false, close: true }).catch(() => undefined);
+  }
+  // What autovacuum would have done over the minutes an API fill takes (STACK.md trap 12).
+  const analyzeStarted = now();
+  await db.orbit.unsafe('analyze runs, events, messages, pgboss.job');
+  say(`fill: rows ${round(rowsMs / 1000, 1)} s, jobs ${round(jobsMs / 1000, 1)} s, analyze ${round((now() - analyzeStarted) / 1000, 1)} s`);
+  return (now() - started) / 1000;
+}
+
+async function drainPhase(context: DrainContext): Promise<void> {
+  const { orbitEnv, receiver, db } = context;
+  say('drain: starting orbit api (no worker)');
+  const api = await startOrbit('api', orbitEnv, context.profileDir);
+  let worker: Orbit | null = null;
+  try {
+    say(`drain: queueing ${fmt(DRAIN_MESSAGES)} messages`);
+    const fillSeconds = await fillBacklog(db, receiver.urls, DRAIN_MESSAGES);
+    const [pending] = await db.orbit<{ n: number }[]>`select count(*)::int as n from messages where status = 'pending'`;
+    say(`drain: filled in ${fillSeconds.toFixed(1)} s (${fmt(pending?.n ?? 0)} pending); starting one orbit worker`);
+    await receiver.request({ cmd: 'reset' });
+    const xactsBefore = await resetStatements(db);
+    const sampler = waitSampler(db);
+    const spawnedAt = now();
+    worker = await startOrbit('worker', { ...orbitEnv, DATABASE_URL: db.superUrl }, context.profileDir);
+    const workerPid = worker.pid;
+    const meter = cpuMeter([
+      { label: 'orbit worker (node)', pids: () => [workerPid] },
+      { label: 'orbit api (node, idle)', pids: () => [api.pid] },
+      { label: 'postgres (all processes)', pids: () => postgresUnder(api.pid) },
+      { label: 'receiver', pids: () => [receiver.proc.pid as number] },
+    ]);
+    await worker.probe();
+    meter.start();
+    const startRss = memoryKiB(workerPid).rss;
+    let peak = 0;
+    let lastRss = 0;
+    const poll = setInterval(() => {
+      const memory = memoryKiB(workerPid);
+      if (memory.rss > 0) lastRss = memory.rss;
+      peak = Math.max(peak, memory.hwm, memory.rss);
+    }, 100);
+    const target = pending?.n ?? DRAIN_MESSAGES;
+    const capSeconds = Math.max(20, Math.min(DRAIN_TIMEOUT_S, BUDGET_S - (now() - benchStarted) / 1000 - 15));
+    if (capSeconds < DRAIN_TIMEOUT_S) say(`drain: capped at ${Math.round(capSeconds)} s to stay within the bench's time budget`);
+    drainCapSeconds = capSeconds;
+    const stats = await receiver.request<ReceiverStats>({ cmd: 'wait', unique: target, timeoutMs: capSeconds * 1000 });
+    const cpu = meter.stop();
+    const eventLoop = await worker.probe();
+    const finished = stats.unique >= target;
+    const endAt = finished ? stats.lastAt : now();
+    const seconds = (endAt - worker.readyAt) / 1000;
+    let probes = 0;
+    let recordedAt: number | null = null;
+    if (finished) {
+      const recordStart = now();
+      for (;;) {
+        probes++;
+        const [row] = await db.orbit<{ n: number }[]>`select count(*)::int as n from messages where status = 'pending'`;
+        if ((row?.n ?? 0) === 0) {
+          recordedAt = now();
+          break;
+        }
+        if (now() - recordStart > 30_000) break;
+        await sleep(20);
+      }
+    }
+    const waits = await sampler.stop();
+    const window = await statementWindow(db, xactsBefore, probes);
+    clearInterval(poll);
+    peak = Math.max(peak, memoryKiB(workerPid).hwm);
+    const delivered = stats.unique;
+    results.drain = {
+      messages: target,
+      fillSeconds: round(fillSeconds, 1),
+      fillMethod: 'runs, events and messages rows inserted by SQL exactly as recordEvent writes them; jobs by src/queue `enqueueDeliveries` (boss.insert, 5,000 per call); then ANALYZE',
+      delivered,
+      finished,
+      seconds: round(seconds, 2),
+      deliveriesPerSecond: round(delivered / seconds),
+      firstReceiptAfterMs: round(stats.firstAt - worker.readyAt),
+      recordedPerSecond: recordedAt === null ? null : round(delivered / ((recordedAt - worker.readyAt) / 1000)),
+      peakRssMiB: round(peak / 1024, 1),
+      endRssMiB: round(lastRss / 1024, 1),
+      startRssMiB: round(startRss / 1024, 1),
+      duplicates: stats.duplicates,
+      statementsPerDelivery: round(window.statements / Math.max(1, delivered), 2),
+      statementsPerDeliveryNoTxControl: round((window.statements - window.transactionControl) / Math.max(1, delivered), 2),
+      transactionsPerDelivery: round(window.transactions / Math.max(1, delivered), 2),
+      window,
+      waits,
+      cpu,
+      eventLoop,
+    };
+    say(
+      `drain: ${fmt(delivered)} of ${fmt(target)} delivered in ${seconds.toFixed(1)} s → ${fmt(delivered / seconds)}/s; ` +
+        `peak RSS ${results.drain.peakRssMiB} MiB (spawned → ready ${round(worker.readyAt - spawnedAt)} ms)`,
+    );
+  } finally {
+    if (worker !== null) {
+      const code = await worker.stop();
+      if (code !== 0) say(`drain: orbit worker exited with ${code}`);
+    }
+    await api.stop();
+    if (context.profileDir !== undefined) {
+      for (const proc of [worker, api]) if (proc !== null) summariseProfiles(context.profileDir, proc.pid, `drain, orbit ${proc.role}`);
+    }
+  }
+}
+
+function summariseProfiles(dir: string, pid: number, title: string): void {
+  if (!existsSync(dir)) return;
+  const file = readdirSync(dir).find((name) => name.includes(`.${pid}.`) && name.endsWith('.cpuprofile'));
+  if (file === undefined) {
+    say(`no CPU profile of pid ${pid} in ${dir}`);
+    return;
+  }
+  const path = join(dir, file);
+  const text = formatProfileSummary(`${title} (${path.slice(ROOT.length)})`, summarizeProfile(path, 25), 25);
+  results.profiles.push(text);
+  process.stdout.write(`\n${text}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function status(met: boolean): string {
+  return met ? 'met' : '**not met**';
+}
+
+function statementTable(window: StatementWindow, deliveries: number): string[] {
+  const lines = ['| calls / delivery | total ms | mean ms | statement |', '|---:|---:|---:|---|'];
+  for (const row of window.top) {
+    const text = row.query.length > 150 ? `${row.query.slice(0, 150)}…` : row.query;
+    lines.push(`| ${round(row.calls / deliveries, 3)} | ${fmt(row.totalMs)} | ${round(row.totalMs / Math.max(1, row.calls), 3)} | \`${text.replaceAll('|', '\\|')}\` |`);
+  }
+  return lines;
+}
+
+function loopLine(stats: EventLoopStats | null): string {
+  if (stats === null) return 'not measured';
+  const heap = stats.heapMiB ? `; heap spaces at the end (MiB): new ${stats.heapMiB['new_space'] ?? '?'}, old ${stats.heapMiB['old_space'] ?? '?'}, code ${stats.heapMiB['code_space'] ?? '?'}, large ${stats.heapMiB['large_object_space'] ?? '?'}` : '';
+  return `utilisation ${round(stats.eventLoopUtilization * 100)} %, delay p50 ${round(stats.delayMs.p50, 1)} ms, p99 ${round(stats.delayMs.p99, 1)} ms, max ${round(stats.delayMs.max, 1)} ms${heap}`;
+}
+
+function cpuLine(cpu: Record<string, number>): string {
+  return Object.entries(cpu)
+    .map(([label, value]) => `${label} ${value} %`)
+    .join(' · ');
+}
+
+function report(): string {
+  const lines: string[] = [];
+  const env = results.environment;
+  lines.push('# Orbit benchmark results', '');
+  lines.push(`Generated by \`npm run bench\` (bench/run.ts) on ${env['date']}.`, '');
+  lines.push('| machine | |', '|---|---|');
+  for (const [key, value] of Object.entries(env)) if (key !== 'date') lines.push(`| ${key} | ${value} |`);
+  lines.push('');
+  lines.push('## Summary', '', '| metric | result | target | |', '|---|---:|---:|---|');
+  const t = results.throughput;
+  const l = results.latency;
+  const d = results.drain;
+  const r = results.relay;
+  if (t) lines.push(`| throughput, end to end (${fmt(t.events)} events, ${CLIENTS} clients${t.capped ? `, capped at ${THROUGHPUT_CAP_S} s: ${fmt(t.accepted)} sent` : ''}) | ${fmt(t.deliveriesPerSecond)} deliveries/s | ≥ ${fmt(TARGETS.throughput)} | ${status(t.deliveriesPerSecond >= TARGETS.throughput)} |`);
+  if (l) {
+    const complete = l.missing <= l.events * 0.01;
+    if (!complete) lines.push(`| latency: events not delivered within ${TAIL_CAP_S} s of the last send | ${fmt(l.missing)} of ${fmt(l.events)} | 0 | **not met** |`);
+    lines.push(`| latency at ${fmt(LATENCY_RATE)} events/s, p50 | ${l.p50} ms | ≤ ${TARGETS.latencyP50} ms | ${status(complete && l.p50 <= TARGETS.latencyP50)} |`);
+    lines.push(`| latency at ${fmt(LATENCY_RATE)} events/s, p95 | ${l.p95} ms | | |`);
+    lines.push(`| latency at ${fmt(LATENCY_RATE)} events/s, p99 | ${l.p99} ms${complete ? '' : ' (of those delivered)'} | ≤ ${TARGETS.latencyP99} ms | ${status(complete && l.p99 <= TARGETS.latencyP99)} |`);
+  }
+  if (d) {
+    lines.push(
+      `| backlog drain (${fmt(d.messages)} queued, one worker) | ${fmt(d.deliveriesPerSecond)} deliveries/s${d.finished ? '' : ` (stopped after ${Math.round(drainCapSeconds)} s: ${fmt(d.delivered)} delivered)`} | ≥ ${fmt(TARGETS.drain)} | ${status(d.finished && d.deliveriesPerSecond >= TARGETS.drain)} |`,
+    );
+    lines.push(`| worker peak RSS during the drain | ${d.peakRssMiB} MiB | ≤ ${TARGETS.rssMiB} MiB | ${status(d.peakRssMiB <= TARGETS.rssMiB)} |`);
+  }
+  if (t) lines.push(`| SQL statements per delivery (throughput phase, all included) | ${t.statementsPerDelivery} | ≤ ${TARGETS.statements} | ${status(t.statementsPerDelivery <= TARGETS.statements)} |`);
+  if (d) lines.push(`| SQL statements per delivery (drain phase) | ${d.statementsPerDelivery} | ≤ ${TARGETS.statements} | ${status(d.statementsPerDelivery <= TARGETS.statements)} |`);
+  if (r) lines.push(`| in-memory relay ceiling (same workload, no database) | ${fmt(r.deliveriesPerSecond)} deliveries/s | | |`);
+  if (r && t) lines.push(`| Orbit / ceiling | ${round((100 * t.deliveriesPerSecond) / r.deliveriesPerSecond, 1)} % | | |`);
+  lines.push('');
+
+  if (r) {
+    lines.push('## In-memory relay ceiling', '');
+    lines.push(
+      `bench/relay.ts serves the same two routes with the same state machine, payload and signature, answers 202, and POSTs to the receiver (no database, no queue, no attempt log). ` +
+        `${fmt(r.received)} deliveries in ${r.seconds} s → **${fmt(r.deliveriesPerSecond)}/s**. CPU (% of one core): ${cpuLine(r.cpu)}.`,
+      '',
+    );
+  }
+  if (t) {
+    lines.push('## Throughput', '');
+    lines.push(
+      `${fmt(RUNS)} runs created first (${fmt(t.runsCreatePerSecond)} runs/s, not timed), then ${fmt(t.events)} events (run.started, ${NODES_PER_RUN} × node.completed, run.completed per run) by ${CLIENTS} clients, each posting one run's events in order.`,
+      '',
+      `- first request → last receipt: ${t.seconds} s → **${fmt(t.deliveriesPerSecond)} deliveries/s** (${fmt(t.deliveries)} delivered, ${t.duplicates} duplicates)`,
+      `- ingest: all ${fmt(t.accepted)} events answered 202 in ${t.ingestSeconds} s (${fmt(t.ingestPerSecond)} events/s); 202 latency p50 ${t.ackP50} ms, p99 ${t.ackP99} ms`,
+      `- every attempt recorded ${fmt(t.recordedAfterMs)} ms after the last receipt`,
+      `- errors: ${Object.keys(t.errors).length === 0 ? 'none' : JSON.stringify(t.errors)}`,
+      `- statements per delivery: **${t.statementsPerDelivery}** (${t.statementsPerDeliveryNoTxControl} without BEGIN/COMMIT), transactions per delivery ${t.transactionsPerDelivery} (${fmt(t.window.statements)} statements, ${fmt(t.window.transactions)} transactions)`,
+      `- CPU (% of one core, 2 cores = 200 %): ${cpuLine(t.cpu)}`,
+      `- Orbit's event loop: ${loopLine(t.eventLoop)}`,
+      `- Orbit's database sessions, average number in each state (pg_stat_activity sampled every 50 ms): ${t.waits
+        .slice(0, 12)
+        .map((w) => `${w.what} ${w.backends}`)
+        .join(' · ')}`,
+      '',
+      'Top statements by total execution time (pg_stat_statements over the phase):',
+      '',
+      ...statementTable(t.window, t.deliveries),
+      '',
+    );
+  }
+  if (l) {
+    lines.push('## Latency', '');
+    lines.push(
+      `${fmt(l.events)} events sent open-loop at ${fmt(LATENCY_RATE)}/s (achieved ${fmt(l.sendRate)}/s) over ${fmt(Math.ceil(l.events / EVENTS_PER_RUN))} runs in round-robin; latency from the request being sent to the receiver getting the message (matched by svix-id = the 202's messageId).`,
+      '',
+      `- **p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms**, max ${l.max} ms (${fmt(l.delivered)} delivered, ${l.missing} missing)`,
+      `- 202 answer: p50 ${l.ackP50} ms, p99 ${l.ackP99} ms; ${l.waitedForPrevious} events waited for their run's previous answer`,
+      `- errors: ${Object.keys(l.errors).length === 0 ? 'none' : JSON.stringify(l.errors)}`,
+      `- CPU (% of one core): ${cpuLine(l.cpu)}`,
+      `- Orbit's event loop: ${loopLine(l.eventLoop)}`,
+      '',
+    );
+  }
+  if (d) {
+    lines.push('## Backlog drain', '');
+    lines.push(
+      `\`orbit api\` running (it hosts the embedded database), no worker. ${fmt(d.messages)} messages queued in ${d.fillSeconds} s: ${d.fillMethod}. Then one \`orbit worker\` (DATABASE_URL = the embedded database).`,
+      '',
+      `- worker ready → last receipt: ${d.seconds} s → **${fmt(d.deliveriesPerSecond)} deliveries/s**${d.finished ? '' : ` (**not finished** within ${Math.round(drainCapSeconds)} s)`}; first receipt ${fmt(d.firstReceiptAfterMs)} ms after ready; ${d.duplicates} duplicates`,
+      `- all attempts recorded: ${d.recordedPerSecond === null ? 'not within the wait' : `${fmt(d.recordedPerSecond)} deliveries/s`}`,
+      `- worker RSS: ${d.startRssMiB} MiB at start, **peak ${d.peakRssMiB} MiB** (VmHWM), ${d.endRssMiB} MiB at the end`,
+      `- statements per delivery: **${d.statementsPerDelivery}** (${d.statementsPerDeliveryNoTxControl} without BEGIN/COMMIT), transactions per delivery ${d.transactionsPerDelivery}`,
+      `- CPU (% of one core): ${cpuLine(d.cpu)}`,
+      `- the worker's event loop: ${loopLine(d.eventLoop)}`,
+      `- Orbit's database sessions (average number in each state): ${d.waits
+        .slice(0, 12)
+        .map((w) => `${w.what} ${w.backends}`)
+        .join(' · ')}`,
+      '',
+      'Top statements by total execution time:',
+      '',
+      ...statementTable(d.window, Math.max(1, d.delivered)),
+      '',
+    );
+  }
+  if (results.profiles.length > 0) lines.push('## CPU profiles (node --cpu-prof)', '', ...results.profiles, '');
+  lines.push(
+    '## Method',
+    '',
+    '- Every process runs on this machine: the bench driver (undici), Orbit, its embedded PostgreSQL, and the receiver (bench/receiver.ts, node:http answering 204, its own process). They share the CPUs; the CPU lines above say who used what.',
+    '- PostgreSQL runs as Orbit configures it, plus `shared_preload_libraries = pg_stat_statements` (ALTER SYSTEM and one restart before the phases). Statements are counted for Orbit\'s role and database only; the bench connects as a role of its own.',
+    '- Rerun: `npm run bench` (all phases, writes this file) or `node bench/run.ts throughput latency` (some phases, prints only); `--cpu-prof` adds CPU profiles of the Orbit processes.',
+    '',
+  );
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'orbit-bench-'));
+  const profileRoot = join(ROOT, 'bench/profiles', new Date().toISOString().replace(/[:.]/g, '-'));
+  if (CPU_PROF) mkdirSync(profileRoot, { recursive: true });
+  const adminKey = `gx_bench_${randomBytes(18).toString('base64url')}`;
+  const benchPassword = randomBytes(12).toString('hex');
+  const pgPort = await freePort();
+  const orbitEnv: Record<string, string> = {
+    ORBIT_DATA_DIR: dataDir,
+    ORBIT_EMBEDDED_PG_PORT: String(pgPort),
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ORBIT_ALLOW_HTTP: 'true',
+    ORBIT_ALLOW_PRIVATE_NETWORKS: '127.0.0.0/8',
+    ORBIT_ADMIN_KEY: adminKey,
+    LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
+  };
+  const cpuModel = cpus()[0]?.model ?? 'unknown';
+  results.environment = {
+    date: new Date().toISOString(),
+    CPU: `${cpus().length} × ${cpuModel}`,
+    memory: `${round(totalmem() / 2 ** 30, 1)} GiB`,
+    // Other work on the machine skews every figure: the load average when the bench began.
+    'load average at start (1/5/15 min)': loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' / '),
+    Node: process.version,
+    'Orbit commit': (() => {
+      try {
+        const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+        const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+        return dirty ? `${head} + uncommitted changes in src/` : head;
+      } catch {
+        return 'unknown';
+      }
+    })(),
+    'receiver origins': String(ORIGINS),
+    'Orbit settings': ['ORBIT_WORKER_CONCURRENCY', 'ORBIT_MAX_CONNECTIONS_PER_ORIGIN', 'ORBIT_DB_POOL_SIZE', 'BENCH_ORBIT_NODE_OPTIONS']
+      .map((name) => `${name}=${process.env[name] ?? 'default'}`)
+      .join(', '),
+  };
+  say(`data dir ${dataDir}; phases: ${[...selected].join(', ')}`);
+
+  process.env['BENCH_ORIGINS'] = String(ORIGINS);
+  const receiver = await Helper.start('bench/receiver.ts');
+  let serve: Orbit | null = null;
+  let db: Db | null = null;
+  try {
+    if (selected.has('relay')) await relayPhase(receiver, CPU_PROF ? join(profileRoot, 'relay') : undefined);
+
+    // First start: creates the database; then pg_stat_statements is enabled, which needs a restart.
+    say('starting orbit serve (first start: creates the database)');
+    serve = await startOrbit('serve', orbitEnv);
+    const password = readFileSync(join(dataDir, 'pg-password'), 'utf8').trim();
+    await prepareDatabase(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/postgres`, benchPassword);
+    await serve.stop();
+    serve = null;
+
+    const serveProfileDir = CPU_PROF ? join(profileRoot, 'serve') : undefined;
+    if (selected.has('throughput') || selected.has('latency')) {
+      serve = await startOrbit('serve', orbitEnv, serveProfileDir);
+    } else {
+      // The database must run for openDb: a short serve without a profile.
+      serve = await startOrbit('serve', orbitEnv);
+    }
+    db = await openDb(pgPort, password, benchPassword);
+    const [version] = await db.monitor<{ v: string }[]>`select current_setting('server_version') as v`;
+    results.environment['PostgreSQL'] = `${version?.v ?? '?'} (embedded)`;
+    const bossVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules/pg-boss/package.json'), 'utf8')) as { version: string }).version;
+    results.environment['pg-boss'] = bossVersion;
+
+    if (selected.has('throughput') || selected.has('latency')) {
+      const api: Api = { pool: new Pool(serve.url as string, { connections: 256 }), key: adminKey, receiverUrls: receiver.urls };
+      try {
+        if (selected.has('throughput')) await throughputPhase(serve, api, receiver, db);
+        if (selected.has('latency')) await latencyPhase(api, receiver, serve);
+      } finally {
+        await api.pool.close();
+      }
+    }
+    const code = await serve.stop();
+    if (code !== 0) say(`orbit serve exited with ${code}`);
+    if (serveProfileDir !== undefined) summariseProfiles(serveProfileDir, serve.pid, `orbit serve (${[...selected].filter((p) => p === 'throughput' || p === 'latency').join(' + ')})`);
+    serve = null;
+
+    if (selected.has('drain')) await drainPhase({ orbitEnv, receiver, db, profileDir: CPU_PROF ? join(profileRoot, 'drain') : undefined });
+  } finally {
+    if (serve !== null) await serve.stop();
+    if (db !== null) {
+      await db.monitor.end({ timeout: 1 }).catch(() => undefined);
+      await db.orbit.end({ timeout: 1 }).catch(() => undefined);
+    }
+    await receiver.stop();
+    killChildren();
+    if (!KEEP) rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  const text = report();
+  process.stdout.write(`\n${text}\n`);
+  if (FULL_RUN) {
+    writeFileSync(join(ROOT, 'bench/RESULTS.md'), text);
+    say('wrote bench/RESULTS.md');
+  }
+}
+
+try {
+  await main();
+  say(`done in ${((now() - benchStarted) / 1000).toFixed(0)} s`);
+  process.exit(0);
+} catch (error) {
+  say(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  killChildren();
+  process.exit(1);
+}
