@@ -8,6 +8,33 @@ export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 export type Queryable = Database | Transaction;
 export type Sql = postgres.Sql;
 
+type Callback = (client: postgres.Sql) => unknown;
+
+/**
+ * drizzle asks postgres.js not to prepare its queries, which costs every parameterised query a
+ * second round trip (Parse/Describe, wait, then Bind/Execute). This view of the client prepares
+ * them (named statements cached per connection: one round trip each), inside transactions too.
+ */
+function preparing<T extends postgres.Sql>(client: T): T {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property === 'unsafe') {
+        return (query: string, args?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
+          target.unsafe(query, args, { ...options, prepare: true });
+      }
+      if (property === 'begin' || property === 'savepoint') {
+        return (...args: unknown[]) => {
+          const callback = args.at(-1) as Callback;
+          const rest = args.slice(0, -1);
+          const begin = Reflect.get(target, property, receiver) as (...a: unknown[]) => unknown;
+          return begin.call(target, ...rest, (tx: postgres.Sql) => callback(preparing(tx)));
+        };
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
+}
+
 export interface DatabaseHandle {
   db: Database;
   sql: Sql;
@@ -28,6 +55,6 @@ export function openDatabase(url: string, options: DatabaseOptions): DatabaseHan
     idle_timeout: 60,
     connection: { application_name: options.applicationName ?? 'orbit' },
   });
-  const db = drizzle(sql, { schema });
+  const db = drizzle(preparing(sql), { schema });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };
 }
