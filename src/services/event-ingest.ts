@@ -1,5 +1,5 @@
-import { asc, inArray, sql } from 'drizzle-orm';
-import { events, messages, runs } from '../db/schema.ts';
+import { asc, sql } from 'drizzle-orm';
+import { runs } from '../db/schema.ts';
 import type { Transaction } from '../db/client.ts';
 import { notFound } from '../domain/errors.ts';
 import { buildPayload } from '../domain/payload.ts';
@@ -43,8 +43,8 @@ interface Pending {
  * of a plain transaction.
  */
 const MAX_BATCH = 500;
-// Two transactions in flight let one batch's commit (fsync) overlap the next batch's work.
-const MAX_IN_FLIGHT = 2;
+// Several transactions in flight let one batch's commit (fsync) overlap the next batches' work.
+const MAX_IN_FLIGHT = 4;
 
 interface Batcher {
   queue: Pending[];
@@ -111,16 +111,28 @@ function stateOf(row: RunRow): RunState {
   };
 }
 
+/** A Postgres array literal of ids ([A-Za-z0-9_] only): one parameter, so the statement text is stable. */
+function idArray(ids: Iterable<string>): string {
+  return `{${[...ids].join(',')}}`;
+}
+
 async function applyBatch(deps: ServiceDeps, tx: Transaction, batch: Pending[]): Promise<{ outcomes: Outcome[]; enqueued: boolean }> {
-  const runIds = [...new Set(batch.map((pending) => pending.runId))];
+  const runIds = new Set(batch.map((pending) => pending.runId));
   // Locked in id order, so two batches sharing runs never deadlock.
-  const locked = await tx.select().from(runs).where(inArray(runs.id, runIds)).orderBy(asc(runs.id)).for('update');
+  const locked = await tx
+    .select()
+    .from(runs)
+    .where(sql`${runs.id} = any(${idArray(runIds)}::text[])`)
+    .orderBy(asc(runs.id))
+    .for('update');
   const current = new Map(locked.map((row) => [row.id, row]));
   const now = deps.clock.now();
+  const createdAt = now.toISOString();
 
   const changed = new Set<string>();
-  const eventRows: Array<typeof events.$inferInsert> = [];
-  const messageRows: Array<typeof messages.$inferInsert> = [];
+  const eventRows: object[] = [];
+  const messageRows: object[] = [];
+  const newMessages = new Map<string, number>();
   const jobs: PlannedDelivery[] = [];
   const outcomes: Outcome[] = [];
 
@@ -143,7 +155,7 @@ async function applyBatch(deps: ServiceDeps, tx: Transaction, batch: Pending[]):
     changed.add(runId);
 
     const eventId = newId('evt', now.getTime());
-    eventRows.push({ id: eventId, tenantId, runId, type: event.type, data: event.data ?? null, error: event.error ?? null, createdAt: now });
+    eventRows.push({ id: eventId, tenant_id: tenantId, run_id: runId, type: event.type, data: event.data ?? null, error: event.error ?? null });
     let messageId: string | null = null;
     const webhook = row.webhook;
     if (webhook && webhook.events.includes(event.type)) {
@@ -160,57 +172,72 @@ async function applyBatch(deps: ServiceDeps, tx: Transaction, batch: Pending[]):
       });
       messageRows.push({
         id: messageId,
-        tenantId,
-        runId,
-        workflowId: row.workflowId,
-        eventId,
-        eventType: event.type,
+        tenant_id: tenantId,
+        run_id: runId,
+        workflow_id: row.workflowId,
+        event_id: eventId,
+        event_type: event.type,
         url: webhook.url,
         headers: webhook.headers,
         payload,
-        status: 'pending',
-        nextAttemptAt: now,
-        createdAt: now,
       });
+      newMessages.set(runId, (newMessages.get(runId) ?? 0) + 1);
       jobs.push({ messageId, step: 1, trigger: 'scheduled', url: webhook.url });
     }
     outcomes.push({ ok: { eventId, messageId, createdAt: now, run: updated, deliveries: { pending: 0, succeeded: 0, failed: 0 } } });
   }
+  if (changed.size === 0) return { outcomes, enqueued: false };
 
-  if (changed.size > 0) {
-    const states = [...changed].map((id) => {
-      const run = current.get(id) as RunRow;
-      return {
-        id,
-        status: run.status,
-        completed_nodes: run.completedNodes,
-        failed_nodes: run.failedNodes,
-        error: run.error,
-        started_at: run.startedAt?.toISOString() ?? null,
-        finished_at: run.finishedAt?.toISOString() ?? null,
-      };
-    });
-    await tx.execute(sql`
+  const runStates = [...changed].map((id) => {
+    const run = current.get(id) as RunRow;
+    return {
+      id,
+      status: run.status,
+      completed_nodes: run.completedNodes,
+      failed_nodes: run.failedNodes,
+      error: run.error,
+      started_at: run.startedAt?.toISOString() ?? null,
+      finished_at: run.finishedAt?.toISOString() ?? null,
+    };
+  });
+  // One statement writes the whole batch: run updates, events, messages; and reads the runs'
+  // message counts as they were before it (this batch's new messages are added from memory).
+  const counts = await tx.execute<{ run_id: string; status: keyof DeliveryCounts; n: number }>(sql`
+    with run_updates as (
       update runs r set status = x.status, completed_nodes = x.completed_nodes, failed_nodes = x.failed_nodes,
         error = x.error, started_at = x.started_at, finished_at = x.finished_at
-      from jsonb_to_recordset(${JSON.stringify(states)}::jsonb) as x(id text, status text, completed_nodes integer,
+      from jsonb_to_recordset(${JSON.stringify(runStates)}::jsonb) as x(id text, status text, completed_nodes integer,
         failed_nodes integer, error text, started_at timestamptz, finished_at timestamptz)
-      where r.id = x.id`);
-  }
-  if (eventRows.length > 0) await tx.insert(events).values(eventRows);
-  if (messageRows.length > 0) await tx.insert(messages).values(messageRows);
+      where r.id = x.id
+      returning r.id
+    ), new_events as (
+      insert into events (id, tenant_id, run_id, type, data, error, created_at)
+      select x.id, x.tenant_id, x.run_id, x.type, x.data, x.error, ${createdAt}::timestamptz
+      from jsonb_to_recordset(${JSON.stringify(eventRows)}::jsonb) as x(id text, tenant_id text, run_id text, type text,
+        data jsonb, error text)
+      returning id
+    ), new_messages as (
+      insert into messages (id, tenant_id, run_id, workflow_id, event_id, event_type, url, headers, payload, status,
+        next_attempt_at, created_at)
+      select x.id, x.tenant_id, x.run_id, x.workflow_id, x.event_id, x.event_type, x.url, x.headers, x.payload, 'pending',
+        ${createdAt}::timestamptz, ${createdAt}::timestamptz
+      from jsonb_to_recordset(${JSON.stringify(messageRows)}::jsonb) as x(id text, tenant_id text, run_id text,
+        workflow_id text, event_id text, event_type text, url text, headers jsonb, payload text)
+      returning id
+    )
+    select m.run_id, m.status, count(*)::int as n from messages m
+    where m.run_id = any(${idArray(changed)}::text[])
+    group by m.run_id, m.status`);
   if (jobs.length > 0) await enqueueDeliveries(deps.boss, jobs, tx);
-  if (changed.size > 0) {
-    // One grouped count for every run of the batch, instead of one query per answer.
-    const counts = await tx
-      .select({ runId: messages.runId, status: messages.status, n: sql<number>`count(*)::int` })
-      .from(messages)
-      .where(inArray(messages.runId, [...changed]))
-      .groupBy(messages.runId, messages.status);
-    for (const outcome of outcomes) {
-      if (!('ok' in outcome)) continue;
-      for (const count of counts) if (count.runId === outcome.ok.run.id) outcome.ok.deliveries[count.status] = count.n;
-    }
+
+  const byRun = new Map<string, DeliveryCounts>();
+  for (const id of changed) byRun.set(id, { pending: newMessages.get(id) ?? 0, succeeded: 0, failed: 0 });
+  for (const count of counts) {
+    const entry = byRun.get(count.run_id);
+    if (entry) entry[count.status] += count.n;
+  }
+  for (const outcome of outcomes) {
+    if ('ok' in outcome) outcome.ok.deliveries = { ...(byRun.get(outcome.ok.run.id) as DeliveryCounts) };
   }
   return { outcomes, enqueued: jobs.length > 0 };
 }
