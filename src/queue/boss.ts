@@ -43,12 +43,21 @@ export interface QueueSettings {
   deliveryTimeoutMs: number;
 }
 
+/**
+ * A worker may hold (claim) up to this many times `ORBIT_MAX_CONNECTIONS_PER_ORIGIN` jobs of one
+ * origin and run them that many at a time: a deep enough pipeline to drain one origin's backlog
+ * fast, so a held job may wait this many deadlines, less one, before its attempt starts.
+ */
+export const HOLD_FACTOR = 16;
+
 /** Queue options shared by both delivery queues; they depend on the delivery deadline. */
 export function deliveryQueueOptions(settings: QueueSettings): Omit<Queue, 'name' | 'partition' | 'policy' | 'deadLetter'> {
   const deadlineSeconds = Math.ceil(settings.deliveryTimeoutMs / 1000);
   return {
-    // A batch is bounded by the deadline plus two short statements; expiry must never cut a live one.
-    expireInSeconds: 2 * deadlineSeconds + 60,
+    // Counted from the fetch, heartbeat or not: a job held behind (HOLD_FACTOR - 1) rounds of its
+    // origin's attempts, then its own, must never expire while live (the worker also refuses to
+    // start one too close to its expiry).
+    expireInSeconds: (HOLD_FACTOR + 1) * deadlineSeconds + 60,
     // pg-boss refreshes it every 5 s for long batches only; a dead worker's jobs return within ~20 s.
     heartbeatSeconds: 10,
     // pg-boss's own retries cover infrastructure trouble only (a crash, the database away): keep

@@ -12,8 +12,9 @@ export interface WorkerOptions {
   /** ORBIT_WORKER_CONCURRENCY: attempts in flight from the first-attempt queue. */
   concurrency: number;
   /**
-   * ORBIT_MAX_CONNECTIONS_PER_ORIGIN: attempts in flight to one origin per delivery queue, across
-   * all workers (the fetch's group cap), and so the connections each worker needs per origin.
+   * ORBIT_MAX_CONNECTIONS_PER_ORIGIN: attempts in flight to one origin per delivery queue in this
+   * worker (so the connections it needs per origin); claims of one origin across all workers are
+   * capped at HOLD_FACTOR times it (see delivery-worker.ts).
    */
   maxConnectionsPerOrigin: number;
   batchSize?: number;
