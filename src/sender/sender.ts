@@ -100,8 +100,17 @@ export function createSender(options: SenderOptions): Sender {
     const callerAborted = (): boolean => outbound.signal?.aborted === true;
     if (callerAborted()) return finish({ kind: 'connection', message: ABORTED_MESSAGE });
 
-    const deadline = AbortSignal.timeout(options.timeoutMs);
-    const signal = outbound.signal === undefined ? deadline : AbortSignal.any([deadline, outbound.signal]);
+    // One controller and one timer per attempt, both released when it ends: AbortSignal.timeout and
+    // AbortSignal.any would keep a timer and weak references alive for the whole deadline.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error('delivery deadline'));
+    }, options.timeoutMs);
+    const onCallerAbort = (): void => controller.abort(outbound.signal?.reason);
+    outbound.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const signal = controller.signal;
     try {
       const response = await request(url, {
         method: 'POST',
@@ -118,8 +127,11 @@ export function createSender(options: SenderOptions): Sender {
     } catch (error) {
       // Which signal fired tells a caller's abort from our deadline, whatever error undici threw.
       if (callerAborted()) return finish({ kind: 'connection', message: ABORTED_MESSAGE });
-      if (deadline.aborted) return finish({ kind: 'timeout', message: `no complete answer within the ${options.timeoutMs} ms deadline` });
+      if (timedOut) return finish({ kind: 'timeout', message: `no complete answer within the ${options.timeoutMs} ms deadline` });
       return finish(describeFailure(error, url.hostname));
+    } finally {
+      clearTimeout(timer);
+      outbound.signal?.removeEventListener('abort', onCallerAbort);
     }
   }
 
