@@ -10,7 +10,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 
 FROM node:24-slim
+# A bounded young generation keeps each process's resident memory in check (see bin/orbit.js).
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=16 \
     HOST=0.0.0.0 \
     PORT=3000 \
     ORBIT_DATA_DIR=/data

@@ -211,7 +211,8 @@ async function startOrbit(role: 'serve' | 'api' | 'worker', env: Record<string, 
   const nodeOptions = [
     `--import=${pathToFileURL(join(ROOT, 'bench/probe.ts')).href}`,
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-    // For experiments, e.g. BENCH_ORBIT_NODE_OPTIONS=--max-semi-space-size=16
+    // As `npm start` and the bin run it; more for experiments with BENCH_ORBIT_NODE_OPTIONS.
+    '--max-semi-space-size=16',
     ...(process.env['BENCH_ORBIT_NODE_OPTIONS'] ?? '').split(' ').filter(Boolean),
   ].join(' ');
   const proc = spawn(process.execPath, [join(ROOT, 'src/main.ts'), role], {

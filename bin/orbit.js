@@ -7,19 +7,22 @@ import { fileURLToPath } from 'node:url';
 
 const major = Number(process.versions.node.split('.')[0]);
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+// V8 sizes the young generation from the machine's memory (128 MiB semi-spaces on 24 GiB): 16 MiB
+// keeps a worker's resident memory within bounds at no measurable cost in throughput.
+const V8_FLAGS = ['--max-semi-space-size=16'];
 
-if (major >= 24) {
+if (major >= 24 && V8_FLAGS.every((flag) => process.execArgv.includes(flag))) {
   await import(main);
 } else {
-  // An older system Node (npx on a machine with Node 20): re-run on the Node 24 that npm installed.
-  const node = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
+  // Re-run with the V8 flags, on the Node 24 that npm installed where the system Node is older.
+  const node = major >= 24 ? process.execPath : fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
   if (!existsSync(node)) {
     process.stderr.write(`orbit: needs Node.js 24 (this is ${process.version}); run npm install to get it\n`);
     process.exit(1);
   }
   // Its own process group: a Ctrl+C reaches only this wrapper, which passes it on exactly once
   // (a second SIGINT would make Orbit skip its graceful shutdown).
-  const child = spawn(node, [main, ...process.argv.slice(2)], { stdio: 'inherit', detached: true });
+  const child = spawn(node, [...V8_FLAGS, main, ...process.argv.slice(2)], { stdio: 'inherit', detached: true });
   for (const signal of ['SIGTERM', 'SIGINT']) {
     process.on(signal, () => child.kill(signal));
   }
