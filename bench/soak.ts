@@ -66,7 +66,8 @@ function receiverReport(): Promise<ReceiverReport[]> {
   });
 }
 
-const orbit: ChildProcess = spawn(process.execPath, [join(root, 'src/main.ts'), 'serve'], {
+// With the V8 flag `npm start` and the bin use.
+const orbit: ChildProcess = spawn(process.execPath, ['--max-semi-space-size=16', join(root, 'src/main.ts'), 'serve'], {
   cwd: root,
   env: {
     ...process.env,
