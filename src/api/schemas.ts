@@ -4,6 +4,9 @@ import { LIMITS, unstorableText } from '../domain/limits.ts';
 
 /** Request and response shapes shared by the routes; the OpenAPI document is generated from them. */
 
+/** An `application/json` body or answer of this schema, as route definitions spell it. */
+export const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+
 export const ErrorSchema = z
   .object({
     error: z.object({

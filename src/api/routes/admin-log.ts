@@ -15,12 +15,11 @@ import { recover } from '../../services/recovery.ts';
 import { MAX_GRACE_MS, rotateSigningSecret } from '../../services/signing-rotation.ts';
 import { deliveryStats } from '../../services/stats.ts';
 import type { ApiEnv } from '../auth.ts';
-import { errorResponses, EventTypeSchema, IdParam, LimitQuery, pageOf, storableText } from '../schemas.ts';
+import { errorResponses, EventTypeSchema, IdParam, json, LimitQuery, pageOf, storableText } from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 import {
   AttemptSchema,
   IdQuery,
-  json,
   LogIteratorQuery,
   MessageDetailSchema,
   MessageSchema,

@@ -2,10 +2,9 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { ServiceDeps } from '../../services/deps.ts';
 import { createTenant, getTenantSigningSecret, issueApiKey, listTenants, revokeApiKey } from '../../services/tenants.ts';
 import type { ApiEnv } from '../auth.ts';
-import { errorResponses, IdParam, IteratorQuery, LimitQuery, pageOf, storableText, TenantSchema } from '../schemas.ts';
+import { errorResponses, json, IdParam, IteratorQuery, LimitQuery, pageOf, storableText, TenantSchema } from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const TenantParams = z.object({ id: IdParam('id', 'ten_08QAIw9MnoEyeUVwXmXpDng') });
 const ScopeSchema = z.enum(['tenant', 'admin']);
 

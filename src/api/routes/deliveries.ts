@@ -3,9 +3,9 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { DEFAULT_PAGE_SIZE, listRunDeliveries } from '../../services/delivery-log.ts';
 import type { ServiceDeps } from '../../services/deps.ts';
 import type { ApiEnv } from '../auth.ts';
-import { errorResponses, IdParam, LimitQuery, pageOf } from '../schemas.ts';
+import { errorResponses, IdParam, json, LimitQuery, pageOf } from '../schemas.ts';
 import { validationHook } from '../validation.ts';
-import { json, LogIteratorQuery, MessageWithAttemptsSchema } from './log-schemas.ts';
+import { LogIteratorQuery, MessageWithAttemptsSchema } from './log-schemas.ts';
 
 const runDeliveriesRoute = createRoute({
   method: 'get',

@@ -5,7 +5,6 @@ import { parseDuration } from '../../lib/durations.ts';
 import { isValidIterator, ITERATOR_RULE, MESSAGE_STATUS_VALUES } from '../../services/delivery-log.ts';
 import { EventTypeSchema } from '../schemas.ts';
 
-export const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 export const IdQuery = (example: string) => z.string().regex(ID, 'not a valid id').optional().openapi({ example });

@@ -16,11 +16,11 @@ import {
   RunSchema,
   RunStatusSchema,
   storableText,
+  json,
 } from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 
 const RunIdParams = z.object({ runId: IdParam('runId', 'run_08QAIw9MnoEyeUVwXmXpDng') });
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const createRunRoute = createRoute({
   method: 'post',
