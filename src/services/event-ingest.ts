@@ -89,6 +89,12 @@ async function commitBatch(deps: ServiceDeps, batch: Pending[]): Promise<void> {
       return result.outcomes;
     });
   } catch (error) {
+    // A statement error caused by one report must not fail the others that shared its
+    // transaction: retry each alone, so only the culprit gets the error.
+    if (batch.length > 1 && isStatementError(error)) {
+      for (const pending of batch) await commitBatch(deps, [pending]);
+      return;
+    }
     for (const pending of batch) pending.reject(error);
     return;
   }
@@ -98,6 +104,20 @@ async function commitBatch(deps: ServiceDeps, batch: Pending[]): Promise<void> {
     if ('ok' in outcome) pending.resolve(outcome.ok);
     else pending.reject(outcome.error);
   });
+}
+
+/**
+ * An error PostgreSQL raised for the statement's data (SQLSTATE classes 22 data exception and 23
+ * integrity constraint), as opposed to the connection or the server being unavailable.
+ */
+function isStatementError(error: unknown): boolean {
+  // drizzle wraps the driver's error: its code is on a cause.
+  for (let cause: unknown = error, depth = 0; cause && depth < 5; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(22|23)[0-9A-Z]{3}$/.test(code)) return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 function stateOf(row: RunRow): RunState {

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordEvent } from '../../src/services/runs.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 
 let api: TestApi;
@@ -65,5 +66,20 @@ describe('group commit of concurrent event reports', () => {
     expect(good?.status).toBe(202);
     expect(missing?.status).toBe(404);
     expect(missing?.body.error.code).toBe('not_found');
+  });
+
+  it('a report the database refuses fails alone, not the reports sharing its transaction', async () => {
+    const id = await newRunningRun();
+    // Past the API's validation (which refuses NUL), PostgreSQL's jsonb refuses it: a data error.
+    // Twelve at once: the first few commit alone, the rest share batches with the bad one.
+    const reports = Array.from({ length: 12 }, (_, i) =>
+      recordEvent(api.deps, api.tenantId, id, { type: 'node.completed', data: { nodeId: `n${i}`, note: i === 11 ? 'bad\u0000' : 'ok' } }),
+    );
+    const settled = await Promise.allSettled(reports);
+    expect(settled.slice(0, 11).map((r) => r.status)).toEqual(Array(11).fill('fulfilled'));
+    expect(settled[11]?.status).toBe('rejected');
+    const run = await api.call('GET', `/v1/runs/${id}`);
+    expect(run.body.completedNodes).toBe(11);
+    expect(await count('events', id)).toBe(12);
   });
 });
