@@ -10,7 +10,7 @@ import { deleteExpired } from '../../src/services/retention.ts';
 import { activeSigningSecrets, currentSigningSecret } from '../../src/services/signing-secrets.ts';
 import { rotateSigningSecret } from '../../src/services/signing-rotation.ts';
 import { deliveryStats } from '../../src/services/stats.ts';
-import { createTenant } from '../../src/services/tenants.ts';
+import { createTenant, issueApiKey } from '../../src/services/tenants.ts';
 import { registerRetention, RETENTION_QUEUE } from '../../src/worker/retention.ts';
 import { startTestApi, type CallResult, type TestApi } from '../support/api.ts';
 import { getAttempts, queueMessage, createTenant as createFixtureTenant, startDeliveryHarness } from '../support/delivery-fixtures.ts';
@@ -157,6 +157,41 @@ describe('recover with the real worker', () => {
     } finally {
       await down.close();
       await back.close();
+      await h.close();
+    }
+  });
+});
+
+describe('manual retry through the admin API', () => {
+  it('POST /v1/admin/messages/{id}/retry answers 202 and makes one manual attempt, same svix-id, fresh signature', async () => {
+    const h = await startDeliveryHarness({ retrySchedule: [], deliveryTimeoutMs: 1_000 });
+    const receiver = await startFakeReceiver({ script: [500, 200] });
+    try {
+      const tenant = await createFixtureTenant(h);
+      const admin = await createTenant(h.deps, 'retry-route');
+      const adminKey = (await issueApiKey(h.deps, admin.id, 'admin')).apiKey;
+      const retry = logApi(h.deps, adminKey);
+      const id = await queueMessage(h, { tenantId: tenant.tenantId, url: receiver.url });
+      const status = async () => (await h.db.select({ s: messages.status }).from(messages).where(eq(messages.id, id)))[0]?.s;
+      await expect.poll(status, { timeout: 10_000 }).toBe('failed');
+
+      const accepted = await retry('POST', `/v1/admin/messages/${id}/retry`);
+      expect(accepted.status).toBe(202);
+      expect(accepted.body).toEqual({ messageId: id, status: 'queued' });
+      await expect.poll(status, { timeout: 10_000 }).toBe('succeeded');
+      expect((await getAttempts(h, id)).map((a) => [a.attempt, a.trigger, a.outcome])).toEqual([
+        [1, 'scheduled', 'failed'],
+        [2, 'manual', 'succeeded'],
+      ]);
+      expect(receiver.requests.map((r) => r.headers['svix-id'])).toEqual([id, id]);
+
+      const missing = await retry('POST', '/v1/admin/messages/msg_doesnotexist000000000/retry');
+      expect([missing.status, missing.body.error.code]).toEqual([404, 'not_found']);
+      const tenantKey = (await issueApiKey(h.deps, admin.id, 'tenant')).apiKey;
+      const refused = await retry('POST', `/v1/admin/messages/${id}/retry`, { key: tenantKey });
+      expect([refused.status, refused.body.error.code]).toEqual([403, 'forbidden']);
+    } finally {
+      await receiver.close();
       await h.close();
     }
   });

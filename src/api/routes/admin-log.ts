@@ -10,6 +10,7 @@ import {
   parseStatusCodeClass,
   STATUS_CODE_CLASS_RULE,
 } from '../../services/delivery-log.ts';
+import { retryMessage } from '../../services/delivery.ts';
 import type { ServiceDeps } from '../../services/deps.ts';
 import { recover } from '../../services/recovery.ts';
 import { MAX_GRACE_MS, rotateSigningSecret } from '../../services/signing-rotation.ts';
@@ -64,6 +65,23 @@ const getMessageRoute = createRoute({
   summary: 'One message: payload, status, target URL and attempts (oldest first)',
   request: { params: z.object({ messageId: IdParam('messageId', 'msg_08QAIw9MnoEyeUVwXmXpDng') }) },
   responses: { 200: { description: 'the message', ...json(MessageDetailSchema) }, ...errorResponses(401, 403, 404) },
+});
+
+const retryMessageRoute = createRoute({
+  method: 'post',
+  path: '/admin/messages/{messageId}/retry',
+  tags: ['Admin: delivery log'],
+  summary: 'One manual attempt of a message now, in any status',
+  description:
+    'Queues one attempt at once: same `svix-id`, signed afresh, logged with `trigger: manual`. It does not restart the retry schedule: if it fails, the status stays as it was and no retry is planned; if it succeeds, the message becomes `succeeded`.',
+  request: { params: z.object({ messageId: IdParam('messageId', 'msg_08QAIw9MnoEyeUVwXmXpDng') }) },
+  responses: {
+    202: {
+      description: 'the attempt is queued',
+      ...json(z.object({ messageId: z.string(), status: z.literal('queued') }).openapi('ManualRetryAccepted')),
+    },
+    ...errorResponses(401, 403, 404),
+  },
 });
 
 const listAttemptsRoute = createRoute({
@@ -223,6 +241,8 @@ export function adminLogRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
   });
 
   app.openapi(getMessageRoute, async (c) => c.json(await getMessage(deps, c.req.valid('param').messageId), 200));
+
+  app.openapi(retryMessageRoute, async (c) => c.json(await retryMessage(deps, c.req.valid('param').messageId), 202));
 
   app.openapi(listAttemptsRoute, async (c) => {
     const { since, until, limit, ...filter } = c.req.valid('query');
