@@ -197,14 +197,24 @@ describe.skipIf(process.platform !== 'linux')('one API and two workers against o
     const workers = [orbit('worker', databaseUrl), orbit('worker', databaseUrl)];
     const workerUrls = await Promise.all(workers.map((worker) => baseUrl(worker, /health and metrics on (http:\/\/\S+)/)));
     const workerPids = workers.map((worker) => worker.child.pid as number);
-    const receiver = await startReceiver(() => workerPids);
+    // Several receiver origins: a worker holds at most a share of each origin's claims, so with
+    // more origins than one worker can hold, the other worker is sure to get work.
+    const receivers = await Promise.all(Array.from({ length: 4 }, () => startReceiver(() => workerPids)));
+    const receiver = {
+      get deliveries() {
+        return receivers.flatMap((one) => one.deliveries);
+      },
+      close: async () => {
+        await Promise.all(receivers.map((one) => one.close()));
+      },
+    };
 
     try {
       // Runs in parallel, each run's events in order (its state machine requires it).
       const runIds: string[] = [];
       await Promise.all(
         Array.from({ length: RUNS }, async (_, index) => {
-          const created = await api(apiUrl, 'POST', '/v1/runs', { workflowId: `wf_scale_${index % 5}`, webhook: { url: receiver.url } });
+          const created = await api(apiUrl, 'POST', '/v1/runs', { workflowId: `wf_scale_${index % 5}`, webhook: { url: (receivers[index % receivers.length] as Receiver).url } });
           expect(created.status).toBe(201);
           const runId = created.body.id as string;
           runIds.push(runId);
