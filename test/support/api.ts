@@ -42,6 +42,29 @@ export interface TestApiOptions {
   onEnqueued?: () => void;
 }
 
+/** Calls an app in-process with real Requests; `key` defaults to `adminKey`, null sends none. */
+export function apiCaller(app: { request: (path: string, init: RequestInit) => Response | Promise<Response> }, adminKey: string): TestApi['call'] {
+  return async (method, path, callOptions = {}) => {
+    const headers: Record<string, string> = { ...callOptions.headers };
+    const key = callOptions.key === undefined ? adminKey : callOptions.key;
+    if (key !== null) headers['authorization'] = `Bearer ${key}`;
+    let body: string | undefined = callOptions.rawBody;
+    if (callOptions.body !== undefined) {
+      body = JSON.stringify(callOptions.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await app.request(path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? null : JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, body: parsed, headers: response.headers };
+  };
+}
+
 /** A real Orbit API (real database, real pg-boss) called in-process through `app.request`. */
 export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
   const url = await createTestDatabase();
@@ -65,31 +88,12 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   };
   const adminKey = `gx_test_${Math.random().toString(36).slice(2)}_admin_key_0123`;
   const { tenantId } = await bootstrap(deps, { adminKey });
-  const app = createApp({ services: deps, logger: silentLogger, version: '0.0.0-test' });
   return {
     url,
     deps,
     adminKey,
     tenantId,
-    async call(method, path, callOptions = {}) {
-      const headers: Record<string, string> = { ...callOptions.headers };
-      const key = callOptions.key === undefined ? adminKey : callOptions.key;
-      if (key !== null) headers['authorization'] = `Bearer ${key}`;
-      let body: string | undefined = callOptions.rawBody;
-      if (callOptions.body !== undefined) {
-        body = JSON.stringify(callOptions.body);
-        headers['content-type'] ??= 'application/json';
-      }
-      const response = await app.request(path, { method, headers, ...(body !== undefined ? { body } : {}) });
-      const text = await response.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text === '' ? null : JSON.parse(text);
-      } catch {
-        // not JSON: keep the text
-      }
-      return { status: response.status, body: parsed, headers: response.headers };
-    },
+    call: apiCaller(createApp({ services: deps, logger: silentLogger, version: '0.0.0-test' }), adminKey),
     async close() {
       await boss.stop({ graceful: false, timeout: 2_000 });
       await database.close();

@@ -1,49 +1,18 @@
-/**
- * The delivery-log routes mounted the way createApp mounts route files (auth, admin scope, error
- * mapping), plus row factories for messages and attempts written directly in SQL.
- */
-import { OpenAPIHono } from '@hono/zod-openapi';
-import { requireAdmin, requireApiKey, type ApiEnv } from '../../src/api/auth.ts';
-import { handleError } from '../../src/api/errors.ts';
-import { adminLogRoutes } from '../../src/api/routes/admin-log.ts';
-import { deliveryRoutes } from '../../src/api/routes/deliveries.ts';
+/** The API called in-process over given deps, plus row factories for messages and attempts written directly in SQL. */
+import { createApp } from '../../src/api/app.ts';
 import type { Queryable } from '../../src/db/client.ts';
 import { attempts, messages } from '../../src/db/schema.ts';
 import { newId } from '../../src/lib/ids.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import type { Clock } from '../../src/lib/clock.ts';
 import type { ServiceDeps } from '../../src/services/deps.ts';
-import { authenticate } from '../../src/services/tenants.ts';
-import type { CallResult } from './api.ts';
+import { apiCaller, type CallResult } from './api.ts';
 
 export type LogCall = (method: string, path: string, options?: { body?: unknown; key?: string | null }) => Promise<CallResult>;
 
+/** The whole API over `deps` (as `orbit api` serves it), called in-process with `adminKey` by default. */
 export function logApi(deps: ServiceDeps, adminKey: string): LogCall {
-  const app = new OpenAPIHono<ApiEnv>();
-  app.use('*', async (c, next) => {
-    c.set('requestId', 'req_test');
-    await next();
-  });
-  const v1 = new OpenAPIHono<ApiEnv>();
-  v1.use('*', requireApiKey((apiKey) => authenticate(deps, apiKey)));
-  v1.use('/admin/*', requireAdmin);
-  v1.route('/', adminLogRoutes(deps));
-  v1.route('/', deliveryRoutes(deps));
-  app.route('/v1', v1);
-  app.onError((error, c) => handleError(error, c, silentLogger));
-  return async (method, path, options = {}) => {
-    const headers: Record<string, string> = {};
-    const key = options.key === undefined ? adminKey : options.key;
-    if (key !== null) headers['authorization'] = `Bearer ${key}`;
-    let body: string | undefined;
-    if (options.body !== undefined) {
-      body = JSON.stringify(options.body);
-      headers['content-type'] = 'application/json';
-    }
-    const response = await app.request(path, { method, headers, ...(body !== undefined ? { body } : {}) });
-    const text = await response.text();
-    return { status: response.status, body: text === '' ? null : JSON.parse(text), headers: response.headers };
-  };
+  return apiCaller(createApp({ services: deps, logger: silentLogger, version: '0.0.0-test' }), adminKey);
 }
 
 /** A clock the test moves by hand. */
