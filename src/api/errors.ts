@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import { OrbitError, type ErrorCode, type ErrorDetail } from '../domain/errors.ts';
+import { errorCodes } from '../lib/error-codes.ts';
 import type { Logger } from '../lib/logger.ts';
 
 /** The one place where error codes become HTTP statuses. */
@@ -37,12 +38,7 @@ export function zodDetails(error: ZodError, prefix: string): ErrorDetail[] {
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P02', '57P03']);
 
 function isDatabaseUnavailable(error: unknown): boolean {
-  for (let cause: unknown = error, depth = 0; cause && depth < 5; depth++) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return false;
+  return errorCodes(error).some((code) => UNAVAILABLE_CODES.has(code) || code.startsWith('08'));
 }
 
 export function handleError(error: unknown, c: Context, logger: Logger): Response {

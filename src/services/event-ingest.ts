@@ -4,6 +4,7 @@ import type { Transaction } from '../db/client.ts';
 import { notFound } from '../domain/errors.ts';
 import { buildPayload } from '../domain/payload.ts';
 import { applyEvent, type ReportedEvent, type RunState } from '../domain/run.ts';
+import { errorCodes } from '../lib/error-codes.ts';
 import { newId } from '../lib/ids.ts';
 import { enqueueDeliveries, type PlannedDelivery } from '../queue/delivery-queue.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -111,13 +112,7 @@ async function commitBatch(deps: ServiceDeps, batch: Pending[]): Promise<void> {
  * integrity constraint), as opposed to the connection or the server being unavailable.
  */
 function isStatementError(error: unknown): boolean {
-  // drizzle wraps the driver's error: its code is on a cause.
-  for (let cause: unknown = error, depth = 0; cause && depth < 5; depth++) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === 'string' && /^(22|23)[0-9A-Z]{3}$/.test(code)) return true;
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return false;
+  return errorCodes(error).some((code) => /^(22|23)[0-9A-Z]{3}$/.test(code));
 }
 
 function stateOf(row: RunRow): RunState {
