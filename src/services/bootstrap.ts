@@ -1,10 +1,10 @@
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import { sql } from 'drizzle-orm';
-import { apiKeys, signingSecrets, tenants } from '../db/schema.ts';
+import { apiKeys, tenants } from '../db/schema.ts';
 import { generateSigningSecret, normaliseSigningSecret } from '../domain/signing.ts';
 import { newId } from '../lib/ids.ts';
 import type { ServiceDeps } from './deps.ts';
-import { generateApiKey, hashApiKey, insertApiKey, insertSigningSecret } from './tenants.ts';
+import { generateApiKey, hashApiKey, insertApiKey, replaceSigningSecret } from './tenants.ts';
 import { currentSigningSecret } from './signing-secrets.ts';
 
 export interface BootstrapOptions {
@@ -42,8 +42,7 @@ export async function bootstrap(deps: ServiceDeps, options: BootstrapOptions): P
     const current = await currentSigningSecret(tx, deps.cipher, tenantId);
     if (!current || (wanted && wanted !== current)) {
       // A configured secret replaces the current one at once: receivers were told to use it.
-      await tx.update(signingSecrets).set({ expiresAt: now }).where(and(eq(signingSecrets.tenantId, tenantId), isNull(signingSecrets.expiresAt)));
-      await insertSigningSecret(deps, tx, tenantId, wanted ?? generateSigningSecret(), now);
+      await replaceSigningSecret(deps, tx, tenantId, wanted ?? generateSigningSecret(), now, now);
     }
 
     let generatedAdminKey: string | null = null;

@@ -3,12 +3,12 @@
  * current one keeps signing (deliveries carry one `v1,…` entry per valid secret) until
  * now + grace period, so receivers can switch without rejecting a delivery.
  */
-import { and, eq, isNull } from 'drizzle-orm';
-import { signingSecrets, tenants } from '../db/schema.ts';
+import { eq } from 'drizzle-orm';
+import { tenants } from '../db/schema.ts';
 import { notFound, OrbitError } from '../domain/errors.ts';
 import { generateSigningSecret, normaliseSigningSecret, parseSigningSecret, SIGNING_SECRET_RULE } from '../domain/signing.ts';
 import type { ServiceDeps } from './deps.ts';
-import { insertSigningSecret } from './tenants.ts';
+import { replaceSigningSecret } from './tenants.ts';
 
 export const DEFAULT_GRACE_MS = 24 * 3_600_000;
 export const MAX_GRACE_MS = 7 * 86_400_000;
@@ -49,12 +49,7 @@ export async function rotateSigningSecret(
     if (!tenant) throw notFound('tenant');
     const now = deps.clock.now();
     const expiresAt = new Date(now.getTime() + grace);
-    const previous = await tx
-      .update(signingSecrets)
-      .set({ expiresAt })
-      .where(and(eq(signingSecrets.tenantId, tenantId), isNull(signingSecrets.expiresAt)))
-      .returning({ id: signingSecrets.id });
-    await insertSigningSecret(deps, tx, tenantId, secret, now);
-    return { tenantId, signingSecret: secret, previousSecretExpiresAt: previous.length > 0 ? expiresAt.toISOString() : null };
+    const hadPrevious = await replaceSigningSecret(deps, tx, tenantId, secret, now, expiresAt);
+    return { tenantId, signingSecret: secret, previousSecretExpiresAt: hadPrevious ? expiresAt.toISOString() : null };
   });
 }

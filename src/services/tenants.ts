@@ -59,6 +59,27 @@ export async function insertSigningSecret(deps: Pick<ServiceDeps, 'cipher'>, db:
   });
 }
 
+/**
+ * Makes `secret` the tenant's current signing secret; the previous current one keeps signing until
+ * `previousExpiresAt` (now, for none). Returns whether there was a previous one.
+ */
+export async function replaceSigningSecret(
+  deps: Pick<ServiceDeps, 'cipher'>,
+  db: Queryable,
+  tenantId: string,
+  secret: string,
+  now: Date,
+  previousExpiresAt: Date,
+): Promise<boolean> {
+  const previous = await db
+    .update(signingSecrets)
+    .set({ expiresAt: previousExpiresAt })
+    .where(and(eq(signingSecrets.tenantId, tenantId), isNull(signingSecrets.expiresAt)))
+    .returning({ id: signingSecrets.id });
+  await insertSigningSecret(deps, db, tenantId, secret, now);
+  return previous.length > 0;
+}
+
 /** A new tenant with its first (tenant-scoped) key and its signing secret, both shown once. */
 export async function createTenant(
   deps: ServiceDeps,
