@@ -38,7 +38,13 @@ const address = server.address();
 if (address === null || typeof address === 'string') throw new Error('no address');
 const target = `http://127.0.0.1:${address.port}/hook`;
 
-const h = await startDeliveryHarness({ databaseUrl: url, retrySchedule: [5000], retryJitter: 0, deliveryTimeoutMs: 30_000, concurrency: 256 });
+const h = await startDeliveryHarness({
+  databaseUrl: url,
+  retrySchedule: [5000],
+  retryJitter: 0,
+  deliveryTimeoutMs: 30_000,
+  concurrency: 256,
+});
 const tenant = await createTenant(h);
 
 async function commits(): Promise<number> {
@@ -47,7 +53,10 @@ async function commits(): Promise<number> {
 }
 
 // Warm-up (connections, JIT of the hot path).
-await queueMessages(h, Array.from({ length: 200 }, () => ({ tenantId: tenant.tenantId, url: target })));
+await queueMessages(
+  h,
+  Array.from({ length: 200 }, () => ({ tenantId: tenant.tenantId, url: target })),
+);
 while (received < 200) await new Promise((resolve) => setTimeout(resolve, 20));
 
 // Latency: one fresh message at a time, from the start of the enqueue transaction to receipt.
@@ -70,7 +79,10 @@ const pct = (p: number): string => (latencies[Math.min(latencies.length - 1, Mat
 const before = received;
 const commitsBefore = await commits();
 const enqueueStarted = performance.now();
-await queueMessages(h, Array.from({ length: count }, () => ({ tenantId: tenant.tenantId, url: target })));
+await queueMessages(
+  h,
+  Array.from({ length: count }, () => ({ tenantId: tenant.tenantId, url: target })),
+);
 const enqueued = performance.now();
 while (received - before < count) await new Promise((resolve) => setTimeout(resolve, 10));
 const delivered = performance.now();

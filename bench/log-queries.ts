@@ -48,7 +48,9 @@ function describeFilter(filter: object): string {
   return (
     Object.entries(filter)
       .filter(([key]) => key !== 'limit')
-      .map(([key, value]) => `${key}=${value instanceof Date ? value.toISOString().slice(0, 16) : key === 'iterator' ? '…' : String(value)}`)
+      .map(
+        ([key, value]) => `${key}=${value instanceof Date ? value.toISOString().slice(0, 16) : key === 'iterator' ? '…' : String(value)}`,
+      )
       .join(' ') || '(no filter)'
   );
 }
@@ -120,19 +122,45 @@ async function main(): Promise<void> {
     if (!bounds || bounds.n === 0) throw new Error('the database has no messages: run bench/seed-log.ts first');
     const newest = bounds.newest as Date;
     const ago = (days: number) => new Date(newest.getTime() - days * 86_400_000);
-    const [big] = await raw`select run_id, workflow_id from messages where tenant_id = 'ten_bench_0' and created_at < ${ago(15)} order by created_at desc limit 1`;
-    const [small] = await raw`select run_id, workflow_id from messages where tenant_id = 'ten_bench_9' and created_at < ${ago(2)} order by created_at desc limit 1`;
-    const [recent] = await raw`select run_id, workflow_id from messages where tenant_id = 'ten_bench_1' and status = 'pending' order by created_at desc limit 1`;
+    const [big] =
+      await raw`select run_id, workflow_id from messages where tenant_id = 'ten_bench_0' and created_at < ${ago(15)} order by created_at desc limit 1`;
+    const [small] =
+      await raw`select run_id, workflow_id from messages where tenant_id = 'ten_bench_9' and created_at < ${ago(2)} order by created_at desc limit 1`;
+    const [recent] =
+      await raw`select run_id, workflow_id from messages where tenant_id = 'ten_bench_1' and status = 'pending' order by created_at desc limit 1`;
     const [busy] = await raw`select message_id from attempts where started_at < ${ago(12)} order by started_at desc limit 1`;
     console.log(`${bounds.n} messages; newest ${newest.toISOString()}\n`);
 
     const messageSets: Array<Omit<MessageFilter, 'limit' | 'iterator'>> = [
       // Dense values: the big tenant, the common type, a 10-day window in the middle.
-      { status: 'succeeded', tenantId: 'ten_bench_0', runId: big?.run_id, workflowId: big?.workflow_id, eventType: 'node.completed', since: ago(20), until: ago(10) },
+      {
+        status: 'succeeded',
+        tenantId: 'ten_bench_0',
+        runId: big?.run_id,
+        workflowId: big?.workflow_id,
+        eventType: 'node.completed',
+        since: ago(20),
+        until: ago(10),
+      },
       // Rare values: failed, a small tenant, the rarest type, a one-day window.
-      { status: 'failed', tenantId: 'ten_bench_9', runId: small?.run_id, workflowId: small?.workflow_id, eventType: 'run.canceled', since: ago(3), until: ago(2) },
+      {
+        status: 'failed',
+        tenantId: 'ten_bench_9',
+        runId: small?.run_id,
+        workflowId: small?.workflow_id,
+        eventType: 'run.canceled',
+        since: ago(3),
+        until: ago(2),
+      },
       // What on-call asks during an incident: pending, recent.
-      { status: 'pending', tenantId: 'ten_bench_1', runId: recent?.run_id, workflowId: recent?.workflow_id, eventType: 'node.failed', since: ago(1 / 24) },
+      {
+        status: 'pending',
+        tenantId: 'ten_bench_1',
+        runId: recent?.run_id,
+        workflowId: recent?.workflow_id,
+        eventType: 'node.failed',
+        since: ago(1 / 24),
+      },
       // Values that match nothing together (an unknown workflow, a type the tenant never had).
       { status: 'pending', tenantId: 'ten_bench_9', workflowId: 'wf_unknown', eventType: 'run.canceled', until: ago(25) },
     ];
@@ -145,7 +173,12 @@ async function main(): Promise<void> {
       }
     }
     // Page 2 of a few lists: the keyset condition must stay on the same index.
-    for (const filter of [{}, { status: 'failed' as const }, { tenantId: 'ten_bench_0', eventType: 'node.completed' as EventType }, { workflowId: big?.workflow_id as string }]) {
+    for (const filter of [
+      {},
+      { status: 'failed' as const },
+      { tenantId: 'ten_bench_0', eventType: 'node.completed' as EventType },
+      { workflowId: big?.workflow_id as string },
+    ]) {
       const first = await messageListQuery(database.db, { ...filter, limit: 50 });
       const last = first.at(-2);
       if (!last) continue;
@@ -179,8 +212,15 @@ async function main(): Promise<void> {
     for (const r of results) for (const index of r.indexes) usage.set(index, (usage.get(index) ?? 0) + 1);
     console.log(`\n${results.length} queries (${combos} filter combinations + page-2 checks)`);
     console.log(`time (best of 3): p50 ${pct(50)} ms, p95 ${pct(95)} ms, max ${sorted.at(-1)?.toFixed(2)} ms`);
-    console.log(`over ${LIMIT_MS} ms: ${slow.length}; with a sequential scan: ${seq.length}; with a sort node: ${results.filter((r) => r.sorts > 0).length}`);
-    console.log(`indexes used: ${[...usage].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${n}`).join(', ')}`);
+    console.log(
+      `over ${LIMIT_MS} ms: ${slow.length}; with a sequential scan: ${seq.length}; with a sort node: ${results.filter((r) => r.sorts > 0).length}`,
+    );
+    console.log(
+      `indexes used: ${[...usage]
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, n]) => `${name} ${n}`)
+        .join(', ')}`,
+    );
     for (const r of [...slow, ...seq]) console.log(`  !! ${r.label}: ${r.bestMs.toFixed(1)} ms ${r.seqScans.join(',')}`);
     process.exitCode = slow.length + seq.length > 0 ? 1 : 0;
   } finally {

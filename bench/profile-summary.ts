@@ -100,9 +100,7 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     }
   }
   const ranked = (map: Map<string, number>) =>
-    [...map.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .map(([name, ms]) => ({ name, ms, share: totalMs === 0 ? 0 : ms / totalMs }));
+    [...map.entries()].sort((a, b) => b[1] - a[1]).map(([name, ms]) => ({ name, ms, share: totalMs === 0 ? 0 : ms / totalMs }));
   return {
     totalMs,
     areas: ranked(areas).map(({ name, ms, share }) => ({ area: name, ms, share })),

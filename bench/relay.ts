@@ -85,7 +85,8 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
   }
   const now = new Date();
   if (path === '/v1/runs') {
-    const hook = body['webhook'] as { url: string; events?: string[]; metadata?: Record<string, unknown>; headers?: Record<string, string> } | undefined;
+    const hook = body['webhook'] as
+      { url: string; events?: string[]; metadata?: Record<string, unknown>; headers?: Record<string, string> } | undefined;
     const run: Run = {
       id: newId('run', now.getTime()),
       workflowId: String(body['workflowId']),

@@ -146,7 +146,10 @@ class Helper {
 
   static async start(file: string, profileDir?: string): Promise<Helper> {
     const nodeOptions = profileDir ? `--cpu-prof --cpu-prof-dir=${profileDir}` : '';
-    const proc = fork(join(ROOT, file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, NODE_OPTIONS: nodeOptions } });
+    const proc = fork(join(ROOT, file), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, NODE_OPTIONS: nodeOptions },
+    });
     children.add(proc);
     const urls = await new Promise<string[]>((resolve, reject) => {
       proc.once('message', (message) => {
@@ -407,7 +410,9 @@ interface StatementWindow {
 
 async function resetStatements(db: Db): Promise<number> {
   await db.monitor`select pg_stat_statements_reset()`;
-  const [row] = await db.monitor<{ n: string }[]>`select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = 'postgres'`;
+  const [row] = await db.monitor<
+    { n: string }[]
+  >`select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = 'postgres'`;
   return Number(row?.n ?? 0);
 }
 
@@ -419,8 +424,15 @@ async function statementWindow(db: Db, xactsBefore: number, ownTransactions: num
     from pg_stat_statements s
     where s.dbid = (select oid from pg_database where datname = 'postgres')
       and s.userid = (select oid from pg_roles where rolname = 'postgres')`;
-  const [xact] = await db.monitor<{ n: string }[]>`select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = 'postgres'`;
-  const all = rows.map((row) => ({ query: row.query.replace(/\s+/g, ' ').trim(), calls: Number(row.calls), totalMs: row.total, rows: Number(row.rows) }));
+  const [xact] = await db.monitor<
+    { n: string }[]
+  >`select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = 'postgres'`;
+  const all = rows.map((row) => ({
+    query: row.query.replace(/\s+/g, ' ').trim(),
+    calls: Number(row.calls),
+    totalMs: row.total,
+    rows: Number(row.rows),
+  }));
   const control = all.filter((row) => /^(begin|commit|rollback|savepoint|release)\b/i.test(row.query));
   return {
     statements: all.reduce((sum, row) => sum + row.calls, 0),
@@ -508,7 +520,9 @@ async function post(api: Api, path: string, body: string): Promise<{ status: num
 
 const EVENT_BODIES: string[] = [
   JSON.stringify({ type: 'run.started' }),
-  ...Array.from({ length: NODES_PER_RUN }, (_, index) => JSON.stringify({ type: 'node.completed', data: { nodeId: `node_${index + 1}`, nodeType: 'llm' } })),
+  ...Array.from({ length: NODES_PER_RUN }, (_, index) =>
+    JSON.stringify({ type: 'node.completed', data: { nodeId: `node_${index + 1}`, nodeType: 'llm' } }),
+  ),
   JSON.stringify({ type: 'run.completed' }),
 ];
 
@@ -523,7 +537,8 @@ async function createRuns(api: Api, count: number, clients: number): Promise<{ i
     Array.from({ length: clients }, async () => {
       for (let index = next++; index < count && now() < deadline; index = next++) {
         const { status, json } = await post(api, '/v1/runs', bodies[index % bodies.length] as string);
-        if (status !== 201 || typeof json?.['id'] !== 'string') throw new Error(`POST /v1/runs answered ${status}: ${JSON.stringify(json)}`);
+        if (status !== 201 || typeof json?.['id'] !== 'string')
+          throw new Error(`POST /v1/runs answered ${status}: ${JSON.stringify(json)}`);
         ids.push(json['id']);
       }
     }),
@@ -543,7 +558,12 @@ interface ClosedLoopResult {
 }
 
 /** `clients` workers, each taking the next run and posting its events one after another. */
-async function driveClosedLoop(api: Api, runIds: readonly string[], clients: number, capSeconds = Number.POSITIVE_INFINITY): Promise<ClosedLoopResult> {
+async function driveClosedLoop(
+  api: Api,
+  runIds: readonly string[],
+  clients: number,
+  capSeconds = Number.POSITIVE_INFINITY,
+): Promise<ClosedLoopResult> {
   const errors: Record<string, number> = {};
   const ackMs: number[] = [];
   let accepted = 0;
@@ -580,7 +600,15 @@ async function driveClosedLoop(api: Api, runIds: readonly string[], clients: num
       }
     }),
   );
-  return { startedAt, answeredAt: now(), accepted, expected, errors, ackMs, capped: now() >= deadline && accepted < runIds.length * EVENTS_PER_RUN };
+  return {
+    startedAt,
+    answeredAt: now(),
+    accepted,
+    expected,
+    errors,
+    ackMs,
+    capped: now() >= deadline && accepted < runIds.length * EVENTS_PER_RUN,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -676,7 +704,13 @@ async function relayPhase(receiver: Helper, profileDir: string | undefined): Pro
     const stats = await receiver.request<ReceiverStats>({ cmd: 'wait', unique: driven.expected, timeoutMs: 60_000 });
     const cpu = meter.stop();
     const seconds = (stats.lastAt - driven.startedAt) / 1000;
-    results.relay = { deliveriesPerSecond: round(stats.unique / seconds), seconds: round(seconds, 2), received: stats.unique, duplicates: stats.duplicates, cpu };
+    results.relay = {
+      deliveriesPerSecond: round(stats.unique / seconds),
+      seconds: round(seconds, 2),
+      received: stats.unique,
+      duplicates: stats.duplicates,
+      cpu,
+    };
     say(`relay: ${fmt(stats.unique)} deliveries in ${seconds.toFixed(2)} s → ${fmt(stats.unique / seconds)}/s`);
   } finally {
     await api.pool.close();
@@ -856,7 +890,9 @@ async function latencyPhase(api: Api, receiver: Helper, orbit: Orbit): Promise<v
     cpu,
     eventLoop,
   };
-  say(`latency: p50 ${results.latency.p50} ms, p95 ${results.latency.p95} ms, p99 ${results.latency.p99} ms (${stats.duplicates} duplicates)`);
+  say(
+    `latency: p50 ${results.latency.p50} ms, p95 ${results.latency.p95} ms, p99 ${results.latency.p99} ms (${stats.duplicates} duplicates)`,
+  );
 }
 
 interface DrainContext {
@@ -869,10 +905,17 @@ interface DrainContext {
 /** Inserts `count` messages exactly as recordEvent would leave them, and their first delivery jobs. */
 async function fillBacklog(db: Db, receiverUrls: readonly string[], count: number): Promise<number> {
   const started = now();
-  const [key] = await db.orbit<{ tenantId: string }[]>`select tenant_id as "tenantId" from api_keys where scope = 'admin' order by created_at limit 1`;
+  const [key] = await db.orbit<
+    { tenantId: string }[]
+  >`select tenant_id as "tenantId" from api_keys where scope = 'admin' order by created_at limit 1`;
   if (key === undefined) throw new Error('no admin key in the database');
   const tenantId = key.tenantId;
-  const webhookOf = (url: string) => ({ url, events: ['run.started', 'node.completed', 'node.failed', 'run.completed', 'run.failed', 'run.canceled'], metadata: { bench: true }, headers: {} });
+  const webhookOf = (url: string) => ({
+    url,
+    events: ['run.started', 'node.completed', 'node.failed', 'run.completed', 'run.failed', 'run.canceled'],
+    metadata: { bench: true },
+    headers: {},
+  });
   const boss = new PgBoss({ connectionString: db.benchUrl, schema: 'pgboss', supervise: false, schedule: false, migrate: false, max: 2 });
   boss.on('error', (error) => say(`fill: pg-boss error ${String(error)}`));
   await boss.start();
@@ -912,7 +955,15 @@ async function fillBacklog(db: Db, receiverUrls: readonly string[], count: numbe
           const completedNodes = type === 'run.started' ? 0 : Math.min(step, NODES_PER_RUN);
           const eventId = newId('evt', at.getTime());
           const messageId = newId('msg', at.getTime());
-          eventRows.push({ id: eventId, tenant_id: tenantId, run_id: runId, type, data: data ?? null, error: null, created_at: at.toISOString() });
+          eventRows.push({
+            id: eventId,
+            tenant_id: tenantId,
+            run_id: runId,
+            type,
+            data: data ?? null,
+            error: null,
+            created_at: at.toISOString(),
+          });
           messageRows.push({
             id: messageId,
             tenant_id: tenantId,
@@ -1051,7 +1102,8 @@ async function drainPhase(context: DrainContext): Promise<void> {
     results.drain = {
       messages: target,
       fillSeconds: round(fillSeconds, 1),
-      fillMethod: 'runs, events and messages rows inserted by SQL exactly as recordEvent writes them; jobs by src/queue `enqueueDeliveries` (boss.insert, 5,000 per call); then ANALYZE',
+      fillMethod:
+        'runs, events and messages rows inserted by SQL exactly as recordEvent writes them; jobs by src/queue `enqueueDeliveries` (boss.insert, 5,000 per call); then ANALYZE',
       delivered,
       finished,
       seconds: round(seconds, 2),
@@ -1110,14 +1162,18 @@ function statementTable(window: StatementWindow, deliveries: number): string[] {
   const lines = ['| calls / delivery | total ms | mean ms | statement |', '|---:|---:|---:|---|'];
   for (const row of window.top) {
     const text = row.query.length > 150 ? `${row.query.slice(0, 150)}…` : row.query;
-    lines.push(`| ${round(row.calls / deliveries, 3)} | ${fmt(row.totalMs)} | ${round(row.totalMs / Math.max(1, row.calls), 3)} | \`${text.replaceAll('|', '\\|')}\` |`);
+    lines.push(
+      `| ${round(row.calls / deliveries, 3)} | ${fmt(row.totalMs)} | ${round(row.totalMs / Math.max(1, row.calls), 3)} | \`${text.replaceAll('|', '\\|')}\` |`,
+    );
   }
   return lines;
 }
 
 function loopLine(stats: EventLoopStats | null): string {
   if (stats === null) return 'not measured';
-  const heap = stats.heapMiB ? `; heap spaces at the end (MiB): new ${stats.heapMiB['new_space'] ?? '?'}, old ${stats.heapMiB['old_space'] ?? '?'}, code ${stats.heapMiB['code_space'] ?? '?'}, large ${stats.heapMiB['large_object_space'] ?? '?'}` : '';
+  const heap = stats.heapMiB
+    ? `; heap spaces at the end (MiB): new ${stats.heapMiB['new_space'] ?? '?'}, old ${stats.heapMiB['old_space'] ?? '?'}, code ${stats.heapMiB['code_space'] ?? '?'}, large ${stats.heapMiB['large_object_space'] ?? '?'}`
+    : '';
   return `utilisation ${round(stats.eventLoopUtilization * 100)} %, delay p50 ${round(stats.delayMs.p50, 1)} ms, p99 ${round(stats.delayMs.p99, 1)} ms, max ${round(stats.delayMs.max, 1)} ms${heap}`;
 }
 
@@ -1140,22 +1196,40 @@ function report(): string {
   const l = results.latency;
   const d = results.drain;
   const r = results.relay;
-  if (t) lines.push(`| throughput, end to end (${fmt(t.events)} events, ${CLIENTS} clients${t.capped ? `, capped at ${THROUGHPUT_CAP_S} s: ${fmt(t.accepted)} sent` : ''}) | ${fmt(t.deliveriesPerSecond)} deliveries/s | ≥ ${fmt(TARGETS.throughput)} | ${status(t.deliveriesPerSecond >= TARGETS.throughput)} |`);
+  if (t)
+    lines.push(
+      `| throughput, end to end (${fmt(t.events)} events, ${CLIENTS} clients${t.capped ? `, capped at ${THROUGHPUT_CAP_S} s: ${fmt(t.accepted)} sent` : ''}) | ${fmt(t.deliveriesPerSecond)} deliveries/s | ≥ ${fmt(TARGETS.throughput)} | ${status(t.deliveriesPerSecond >= TARGETS.throughput)} |`,
+    );
   if (l) {
     const complete = l.missing <= l.events * 0.01;
-    if (!complete) lines.push(`| latency: events not delivered within ${TAIL_CAP_S} s of the last send | ${fmt(l.missing)} of ${fmt(l.events)} | 0 | **not met** |`);
-    lines.push(`| latency at ${fmt(LATENCY_RATE)} events/s, p50 | ${l.p50} ms | ≤ ${TARGETS.latencyP50} ms | ${status(complete && l.p50 <= TARGETS.latencyP50)} |`);
+    if (!complete)
+      lines.push(
+        `| latency: events not delivered within ${TAIL_CAP_S} s of the last send | ${fmt(l.missing)} of ${fmt(l.events)} | 0 | **not met** |`,
+      );
+    lines.push(
+      `| latency at ${fmt(LATENCY_RATE)} events/s, p50 | ${l.p50} ms | ≤ ${TARGETS.latencyP50} ms | ${status(complete && l.p50 <= TARGETS.latencyP50)} |`,
+    );
     lines.push(`| latency at ${fmt(LATENCY_RATE)} events/s, p95 | ${l.p95} ms | | |`);
-    lines.push(`| latency at ${fmt(LATENCY_RATE)} events/s, p99 | ${l.p99} ms${complete ? '' : ' (of those delivered)'} | ≤ ${TARGETS.latencyP99} ms | ${status(complete && l.p99 <= TARGETS.latencyP99)} |`);
+    lines.push(
+      `| latency at ${fmt(LATENCY_RATE)} events/s, p99 | ${l.p99} ms${complete ? '' : ' (of those delivered)'} | ≤ ${TARGETS.latencyP99} ms | ${status(complete && l.p99 <= TARGETS.latencyP99)} |`,
+    );
   }
   if (d) {
     lines.push(
       `| backlog drain (${fmt(d.messages)} queued, one worker) | ${fmt(d.deliveriesPerSecond)} deliveries/s${d.finished ? '' : ` (stopped after ${Math.round(drainCapSeconds)} s: ${fmt(d.delivered)} delivered)`} | ≥ ${fmt(TARGETS.drain)} | ${status(d.finished && d.deliveriesPerSecond >= TARGETS.drain)} |`,
     );
-    lines.push(`| worker peak RSS during the drain | ${d.peakRssMiB} MiB | ≤ ${TARGETS.rssMiB} MiB | ${status(d.peakRssMiB <= TARGETS.rssMiB)} |`);
+    lines.push(
+      `| worker peak RSS during the drain | ${d.peakRssMiB} MiB | ≤ ${TARGETS.rssMiB} MiB | ${status(d.peakRssMiB <= TARGETS.rssMiB)} |`,
+    );
   }
-  if (t) lines.push(`| SQL statements per delivery (throughput phase, all included) | ${t.statementsPerDelivery} | ≤ ${TARGETS.statements} | ${status(t.statementsPerDelivery <= TARGETS.statements)} |`);
-  if (d) lines.push(`| SQL statements per delivery (drain phase) | ${d.statementsPerDelivery} | ≤ ${TARGETS.statements} | ${status(d.statementsPerDelivery <= TARGETS.statements)} |`);
+  if (t)
+    lines.push(
+      `| SQL statements per delivery (throughput phase, all included) | ${t.statementsPerDelivery} | ≤ ${TARGETS.statements} | ${status(t.statementsPerDelivery <= TARGETS.statements)} |`,
+    );
+  if (d)
+    lines.push(
+      `| SQL statements per delivery (drain phase) | ${d.statementsPerDelivery} | ≤ ${TARGETS.statements} | ${status(d.statementsPerDelivery <= TARGETS.statements)} |`,
+    );
   if (r) lines.push(`| in-memory relay ceiling (same workload, no database) | ${fmt(r.deliveriesPerSecond)} deliveries/s | | |`);
   if (r && t) lines.push(`| Orbit / ceiling | ${round((100 * t.deliveriesPerSecond) / r.deliveriesPerSecond, 1)} % | | |`);
   lines.push('');
@@ -1231,7 +1305,7 @@ function report(): string {
     '## Method',
     '',
     '- Every process runs on this machine: the bench driver (undici), Orbit, its embedded PostgreSQL, and the receiver (bench/receiver.ts, node:http answering 204, its own process). They share the CPUs; the CPU lines above say who used what.',
-    '- PostgreSQL runs as Orbit configures it, plus `shared_preload_libraries = pg_stat_statements` (ALTER SYSTEM and one restart before the phases). Statements are counted for Orbit\'s role and database only; the bench connects as a role of its own.',
+    "- PostgreSQL runs as Orbit configures it, plus `shared_preload_libraries = pg_stat_statements` (ALTER SYSTEM and one restart before the phases). Statements are counted for Orbit's role and database only; the bench connects as a role of its own.",
     '- Rerun: `npm run bench` (all phases, writes this file) or `node bench/run.ts throughput latency` (some phases, prints only); `--cpu-prof` adds CPU profiles of the Orbit processes.',
     '',
   );
@@ -1323,7 +1397,12 @@ async function main(): Promise<void> {
     }
     const code = await serve.stop();
     if (code !== 0) say(`orbit serve exited with ${code}`);
-    if (serveProfileDir !== undefined) summariseProfiles(serveProfileDir, serve.pid, `orbit serve (${[...selected].filter((p) => p === 'throughput' || p === 'latency').join(' + ')})`);
+    if (serveProfileDir !== undefined)
+      summariseProfiles(
+        serveProfileDir,
+        serve.pid,
+        `orbit serve (${[...selected].filter((p) => p === 'throughput' || p === 'latency').join(' + ')})`,
+      );
     serve = null;
 
     if (selected.has('drain')) await drainPhase({ orbitEnv, receiver, db, profileDir: CPU_PROF ? join(profileRoot, 'drain') : undefined });

@@ -119,7 +119,13 @@ interface Orbit {
 function orbit(role: 'api' | 'worker', env: Record<string, string>): Orbit {
   const child = spawn(process.execPath, [MAIN, role], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...(process.env.HOME ? { HOME: process.env.HOME } : {}), HOST: '127.0.0.1', PORT: '0', ...env },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
+      HOST: '127.0.0.1',
+      PORT: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const run: Orbit = { child, head: '', exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
@@ -209,7 +215,9 @@ async function scenario(serverUrl: string, workerCount: number, messages: number
     await call(apiUrl, path, { type: 'run.completed' });
   });
   const enqueueSeconds = (performance.now() - enqueueStarted) / 1000;
-  console.log(`  ${total} messages queued through the API in ${enqueueSeconds.toFixed(1)} s (${Math.round(total / enqueueSeconds)} events/s)`);
+  console.log(
+    `  ${total} messages queued through the API in ${enqueueSeconds.toFixed(1)} s (${Math.round(total / enqueueSeconds)} events/s)`,
+  );
 
   await receiver.reset();
   const workers = Array.from({ length: workerCount }, () => orbit('worker', env));
@@ -225,7 +233,8 @@ async function scenario(serverUrl: string, workerCount: number, messages: number
   stats = await receiver.stats();
 
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-  const [row] = await sql`select count(*) filter (where status = 'succeeded')::int as succeeded, (select count(*)::int from attempts) as attempts from messages`;
+  const [row] =
+    await sql`select count(*) filter (where status = 'succeeded')::int as succeeded, (select count(*)::int from attempts) as attempts from messages`;
   await sql.end();
   await stop([...workers, api]);
   if (row?.succeeded !== total) console.warn(`  only ${String(row?.succeeded)} of ${total} messages succeeded`);
@@ -258,13 +267,17 @@ async function main(): Promise<void> {
   chmodSync(dir, 0o755);
   const pg = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), port: await freePort() });
   const receiver = await startReceiver(origins);
-  console.log(`Orbit scale-out bench: ${messages} messages, ${origins} receiver origins, LOG_LEVEL=${logLevel}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})`);
+  console.log(
+    `Orbit scale-out bench: ${messages} messages, ${origins} receiver origins, LOG_LEVEL=${logLevel}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})`,
+  );
   const results: Result[] = [];
   try {
     for (const count of workerCounts) {
       console.log(`${count} worker process${count === 1 ? '' : 'es'}:`);
       const result = await scenario(pg.url, count, messages, receiver, logLevel);
-      console.log(`  drained in ${result.drainSeconds.toFixed(2)} s: ${Math.round(result.perSecond)} deliveries/s (middle 80%: ${Math.round(result.middlePerSecond)}/s), ${result.duplicates} duplicates`);
+      console.log(
+        `  drained in ${result.drainSeconds.toFixed(2)} s: ${Math.round(result.perSecond)} deliveries/s (middle 80%: ${Math.round(result.middlePerSecond)}/s), ${result.duplicates} duplicates`,
+      );
       results.push(result);
     }
   } finally {
@@ -275,7 +288,9 @@ async function main(): Promise<void> {
   console.log('\n| worker processes | messages | deliveries/s (all) | deliveries/s (middle 80%) | duplicates | API enqueue, events/s |');
   console.log('|---|---|---|---|---|---|');
   for (const r of results) {
-    console.log(`| ${r.workers} | ${r.messages} | ${Math.round(r.perSecond)} | ${Math.round(r.middlePerSecond)} | ${r.duplicates} | ${Math.round(r.enqueuePerSecond)} |`);
+    console.log(
+      `| ${r.workers} | ${r.messages} | ${Math.round(r.perSecond)} | ${Math.round(r.middlePerSecond)} | ${r.duplicates} | ${Math.round(r.enqueuePerSecond)} |`,
+    );
   }
 }
 

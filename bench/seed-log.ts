@@ -56,20 +56,26 @@ export async function seedLog(url: string, options: SeedOptions): Promise<void> 
     await sql`set synchronous_commit = off`;
     await sql`set maintenance_work_mem = '256MB'`;
     await step('truncate', () => sql`truncate attempts, messages, runs, signing_secrets, api_keys, tenants cascade`);
-    await step('tenants', () => sql`
+    await step(
+      'tenants',
+      () => sql`
       insert into tenants (id, name, created_at)
-      select 'ten_bench_' || t, 'bench tenant ' || t, now() - interval '400 days' from generate_series(0, 9) t`);
+      select 'ten_bench_' || t, 'bench tenant ' || t, now() - interval '400 days' from generate_series(0, 9) t`,
+    );
     const runCount = Math.ceil(options.messages / 5);
     // Tenant of run r: 50% tenant 0, 20% tenant 1, 10% tenant 2, the rest spread over 3..9.
     const tenantOfRun = `'ten_bench_' || (case when (r * 7919) % 100 < 50 then 0 when (r * 7919) % 100 < 70 then 1
       when (r * 7919) % 100 < 80 then 2 else 3 + (r * 7919) % 7 end)`;
     await step(`runs (${runCount})`, () =>
-      sql.unsafe(`
+      sql.unsafe(
+        `
       insert into runs (id, tenant_id, workflow_id, status, completed_nodes, failed_nodes, webhook, created_at)
       select 'run_b' || lpad(r::text, 9, '0'), ${tenantOfRun}, 'wf_' || (r * 31) % 200, 'COMPLETED', 3, 0,
         '{"url":"https://receiver.example/hooks","events":[],"metadata":null,"headers":{}}'::jsonb,
         now() - interval '30 days' + (r * 5) * (interval '30 days' / $1::int)
-      from generate_series(0, $2::int - 1) r`, [options.messages, runCount]),
+      from generate_series(0, $2::int - 1) r`,
+        [options.messages, runCount],
+      ),
     );
     // Message i belongs to run i / 5; k = i % 5 is its place in the run.
     await step(`messages (${options.messages})`, () =>
@@ -149,7 +155,9 @@ export async function seedLog(url: string, options: SeedOptions): Promise<void> 
     });
     const [size] = await sql`select pg_size_pretty(pg_total_relation_size('messages')) as messages,
       pg_size_pretty(pg_total_relation_size('attempts')) as attempts`;
-    console.log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s; messages ${size?.messages}, attempts ${size?.attempts} (with indexes)`);
+    console.log(
+      `done in ${((performance.now() - started) / 1000).toFixed(1)} s; messages ${size?.messages}, attempts ${size?.attempts} (with indexes)`,
+    );
   } finally {
     await sql.end();
   }

@@ -184,7 +184,9 @@ async function slot(index: number): Promise<void> {
 
 const progress = setInterval(() => {
   const elapsed = (performance.now() - started) / 1000;
-  say(`${elapsed.toFixed(0)} s: ${counts.accepted} events accepted (${(counts.accepted / elapsed).toFixed(0)}/s), ${counts.refused} refused, ${counts.errors} errors, RSS ${rssMiB(orbitPid)} MiB`);
+  say(
+    `${elapsed.toFixed(0)} s: ${counts.accepted} events accepted (${(counts.accepted / elapsed).toFixed(0)}/s), ${counts.refused} refused, ${counts.errors} errors, RSS ${rssMiB(orbitPid)} MiB`,
+  );
 }, 10_000);
 
 const slots = Array.from({ length: SLOTS }, (_, i) => slot(i));

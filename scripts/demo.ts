@@ -90,7 +90,9 @@ async function startReceiver(): Promise<Receiver> {
       deliveries.push(delivery);
       const mark = verified ? green('✓ signature verified') : red('✗ signature NOT verified');
       const answer = status === 204 ? green('204') : red(String(status));
-      say(`  ${cyan('⇠ webhook')} ${type.padEnd(15)} svix-id ${delivery.svixId}  ${mark}  answered ${answer}${status === 503 ? dim('  (on purpose, to show a retry)') : ''}`);
+      say(
+        `  ${cyan('⇠ webhook')} ${type.padEnd(15)} svix-id ${delivery.svixId}  ${mark}  answered ${answer}${status === 503 ? dim('  (on purpose, to show a retry)') : ''}`,
+      );
       res.writeHead(status).end();
     });
   });
@@ -189,7 +191,9 @@ async function waitForRecorded(base: string, messageIds: readonly string[], time
   const waiting = new Set(messageIds);
   while (waiting.size > 0 && Date.now() < deadline) {
     for (const id of [...waiting]) {
-      const response = await fetch(`${base}/v1/admin/messages/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+      const response = await fetch(`${base}/v1/admin/messages/${encodeURIComponent(id)}`, {
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      });
       const answer = (await response.json()) as Json;
       if (response.ok && answer.status !== 'pending') waiting.delete(id);
     }
@@ -252,7 +256,13 @@ async function demo(orbit: Orbit, receiver: Receiver): Promise<void> {
   say('');
   table([
     ['message (svix-id)', 'event', 'status', 'attempts', 'created'],
-    ...messages.map((message) => [text(message.id), text(message.eventType), text(message.status), text(message.attemptCount), text(message.createdAt)]),
+    ...messages.map((message) => [
+      text(message.id),
+      text(message.eventType),
+      text(message.status),
+      text(message.attemptCount),
+      text(message.createdAt),
+    ]),
   ]);
 
   const completed = messages.find((message) => message.eventType === 'run.completed');
@@ -281,7 +291,9 @@ async function demo(orbit: Orbit, receiver: Receiver): Promise<void> {
   say('');
   const finalRun = await call(base, 'GET', `/v1/runs/${runId}`);
   const deliveries = finalRun.deliveries as Json;
-  say(`\n  run ${runId}: ${text(finalRun.status)}, ${text(finalRun.completedNodes)} nodes completed; deliveries ${text(deliveries.succeeded)} succeeded, ${text(deliveries.pending)} pending, ${text(deliveries.failed)} failed`);
+  say(
+    `\n  run ${runId}: ${text(finalRun.status)}, ${text(finalRun.completedNodes)} nodes completed; deliveries ${text(deliveries.succeeded)} succeeded, ${text(deliveries.pending)} pending, ${text(deliveries.failed)} failed`,
+  );
 
   const unverified = receiver.deliveries.filter((delivery) => !delivery.verified).length;
   if (unverified > 0) throw new Error(`${unverified} deliveries failed signature verification`);
@@ -318,7 +330,10 @@ async function main(): Promise<number> {
     code = 1;
     say(dim(orbit.output));
   }
-  if (code === 0) say(`\n${green('Done.')} Next: README.md (configuration, receiving webhooks) and the README sections "Running in production" and "Scaling".`);
+  if (code === 0)
+    say(
+      `\n${green('Done.')} Next: README.md (configuration, receiving webhooks) and the README sections "Running in production" and "Scaling".`,
+    );
   return code;
 }
 

@@ -24,11 +24,7 @@ function shown(variable: string, value: string): string {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function integer(min: number, max: number) {
-  return z
-    .string()
-    .regex(/^\d+$/)
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  return z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
 }
 
 function duration(min: number, max: number) {
@@ -57,7 +53,8 @@ const ACCEPTED: Record<string, string> = {
   ORBIT_EMBEDDED_PG_PORT: 'an integer port from 1024 to 65535',
   ORBIT_ADMIN_KEY: 'a key starting with gx_ followed by 20 to 200 characters of A-Z a-z 0-9 _ -',
   ORBIT_SIGNING_SECRET: 'a whsec_ secret whose part after the prefix is standard base64 of 24 to 64 bytes',
-  ORBIT_RETRY_SCHEDULE: 'a comma list of durations such as 5s,5m,30m,2h,8h (units ms, s, m, h, d; at most 20 steps, each at most 7d), or empty for no retries',
+  ORBIT_RETRY_SCHEDULE:
+    'a comma list of durations such as 5s,5m,30m,2h,8h (units ms, s, m, h, d; at most 20 steps, each at most 7d), or empty for no retries',
   ORBIT_RETRY_JITTER: 'a number from 0 to 1',
   ORBIT_DELIVERY_TIMEOUT: 'a duration from 100ms to 5m, such as 30s',
   ORBIT_ALLOW_HTTP: 'true or false',

@@ -65,7 +65,12 @@ function startDeliveryWorker(services: ServiceDeps, config: Config): Promise<Del
 }
 
 /** Listens with the full API (`serve`, `api`) or, for a worker, with health and metrics only. */
-async function startHttp(services: ServiceDeps, config: Config, logger: Logger, role: 'api' | 'ops'): Promise<{ server: Server; url: string }> {
+async function startHttp(
+  services: ServiceDeps,
+  config: Config,
+  logger: Logger,
+  role: 'api' | 'ops',
+): Promise<{ server: Server; url: string }> {
   const app = role === 'api' ? createApp({ services, logger, version: VERSION }) : createOpsApp({ services, logger });
   const server = createServer(getRequestListener(app.fetch));
   await new Promise<void>((resolve, reject) => {
@@ -101,7 +106,10 @@ async function startOpsHttp(services: ServiceDeps, config: Config, logger: Logge
     return ops;
   } catch (error) {
     if ((error as { code?: unknown }).code !== 'EADDRINUSE') throw error;
-    logger.warn({ port: config.port, host: config.host }, 'PORT is in use: this worker serves no /healthz, /readyz or /metrics; give it a PORT of its own');
+    logger.warn(
+      { port: config.port, host: config.host },
+      'PORT is in use: this worker serves no /healthz, /readyz or /metrics; give it a PORT of its own',
+    );
     return null;
   }
 }

@@ -103,13 +103,22 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
 
   app.use('*', observeRequests(logger, services.metrics));
   // Refuses bodies over 1 MiB from Content-Length, or while streaming, before they are buffered whole.
-  app.use('*', bodyLimit({ maxSize: LIMITS.requestBodyBytes, onError: (c) => errorResponse(c, 'payload_too_large', 'the request body is larger than 1 MiB') }));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: LIMITS.requestBodyBytes,
+      onError: (c) => errorResponse(c, 'payload_too_large', 'the request body is larger than 1 MiB'),
+    }),
+  );
 
   app.route('/', healthRoutes(services));
   app.route('/', metricsRoutes({ metrics: services.metrics, logger }));
 
   const v1 = new OpenAPIHono<ApiEnv>();
-  v1.use('*', requireApiKey((apiKey) => authenticate(services, apiKey)));
+  v1.use(
+    '*',
+    requireApiKey((apiKey) => authenticate(services, apiKey)),
+  );
   v1.use('/admin/*', requireAdmin);
   v1.route('/', runRoutes(services));
   v1.route('/', deliveryRoutes(services));
@@ -129,7 +138,11 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     },
     security: [{ apiKey: [] }],
   });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer', description: 'an Orbit API key (gx_…)' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'an Orbit API key (gx_…)',
+  });
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Orbit API' }));
 
   app.notFound((c) => errorResponse(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));

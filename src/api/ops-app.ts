@@ -22,7 +22,13 @@ export function createOpsApp(deps: OpsDeps): OpenAPIHono<ApiEnv> {
   app.use('*', observeRequests(logger, services.metrics));
   app.route('/', healthRoutes(services));
   app.route('/', metricsRoutes({ metrics: services.metrics, logger }));
-  app.notFound((c) => errorResponse(c, 'not_found', `no route for ${c.req.method} ${c.req.path}: this is a delivery worker, which serves /healthz, /readyz and /metrics only`));
+  app.notFound((c) =>
+    errorResponse(
+      c,
+      'not_found',
+      `no route for ${c.req.method} ${c.req.path}: this is a delivery worker, which serves /healthz, /readyz and /metrics only`,
+    ),
+  );
   app.onError((error, c) => handleError(error, c, logger));
   return app;
 }

@@ -24,7 +24,10 @@ export const storableText = (schema: z.ZodString) =>
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 export const IdParam = (name: string, example: string) =>
-  z.string().regex(ID, 'not a valid id').openapi({ param: { name, in: 'path' }, example });
+  z
+    .string()
+    .regex(ID, 'not a valid id')
+    .openapi({ param: { name, in: 'path' }, example });
 
 export const LimitQuery = z
   .string()
@@ -54,9 +57,18 @@ const JsonObject = z
 export const WebhookInputSchema = z
   .object({
     url: z.string().min(1).max(LIMITS.urlLength).openapi({ example: 'https://your-app.com/webhooks/orbit' }),
-    events: z.array(EventTypeSchema).min(1, 'must list at least one event type (omit it for all)').max(EVENT_TYPES.length * 2).optional(),
-    metadata: JsonObject.nullable().optional().openapi({ example: { orderId: 'order_456' } }),
-    headers: z.record(z.string(), z.string()).optional().openapi({ example: { 'X-Team': 'growth' } }),
+    events: z
+      .array(EventTypeSchema)
+      .min(1, 'must list at least one event type (omit it for all)')
+      .max(EVENT_TYPES.length * 2)
+      .optional(),
+    metadata: JsonObject.nullable()
+      .optional()
+      .openapi({ example: { orderId: 'order_456' } }),
+    headers: z
+      .record(z.string(), z.string())
+      .optional()
+      .openapi({ example: { 'X-Team': 'growth' } }),
   })
   .openapi('WebhookInput');
 
@@ -83,7 +95,11 @@ export const ReportEventSchema = z
     if (event.type.startsWith('node.')) {
       const nodeId = event.data?.['nodeId'];
       if (typeof nodeId !== 'string' || nodeId === '' || nodeId.length > LIMITS.idLength) {
-        ctx.addIssue({ code: 'custom', path: ['data', 'nodeId'], message: `is required for ${event.type}: a string of 1 to ${LIMITS.idLength} characters` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['data', 'nodeId'],
+          message: `is required for ${event.type}: a string of 1 to ${LIMITS.idLength} characters`,
+        });
       }
       const nodeType = event.data?.['nodeType'];
       if (nodeType !== undefined && (typeof nodeType !== 'string' || nodeType.length > LIMITS.idLength)) {
@@ -108,9 +124,7 @@ export const RunSchema = z
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
-    webhook: z
-      .object({ url: z.string(), events: z.array(z.string()), metadata: JsonObject.nullable() })
-      .nullable(),
+    webhook: z.object({ url: z.string(), events: z.array(z.string()), metadata: JsonObject.nullable() }).nullable(),
     deliveries: z.object({ pending: z.number().int(), succeeded: z.number().int(), failed: z.number().int() }),
   })
   .openapi('Run');
@@ -130,7 +144,10 @@ export const TenantSchema = z.object({ id: z.string(), name: z.string(), created
 
 export const errorResponses = (...statuses: Array<400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 503>) =>
   Object.fromEntries(
-    statuses.map((status) => [status, { description: ERROR_DESCRIPTIONS[status], content: { 'application/json': { schema: ErrorSchema } } }]),
+    statuses.map((status) => [
+      status,
+      { description: ERROR_DESCRIPTIONS[status], content: { 'application/json': { schema: ErrorSchema } } },
+    ]),
   );
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {

@@ -12,5 +12,10 @@ export function validationHook(
   if (result.success) return undefined;
   // An id that is not even well-formed names nothing: answer as for any unknown id.
   if (result.target === 'param') return errorResponse(c, 'not_found', 'not found');
-  return errorResponse(c, 'validation_failed', 'the request is not valid', zodDetails(result.error, PREFIX[result.target] ?? result.target));
+  return errorResponse(
+    c,
+    'validation_failed',
+    'the request is not valid',
+    zodDetails(result.error, PREFIX[result.target] ?? result.target),
+  );
 }

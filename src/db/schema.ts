@@ -1,18 +1,5 @@
-
 import { sql } from 'drizzle-orm';
-import {
-  customType,
-  index,
-  integer,
-  json,
-  jsonb,
-  pgTable,
-  primaryKey,
-  smallint,
-  text,
-  timestamp,
-  uniqueIndex,
-} from 'drizzle-orm/pg-core';
+import { customType, index, integer, json, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** Ids are time-ordered text; the C collation keeps byte order so `ORDER BY id` is creation order. */
 const id = customType<{ data: string }>({ dataType: () => 'text COLLATE "C"' });
@@ -194,4 +181,3 @@ export const attempts = pgTable(
 );
 
 export const schema = { tenants, signingSecrets, apiKeys, runs, idempotencyKeys, events, messages, attempts };
-

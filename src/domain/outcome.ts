@@ -18,10 +18,7 @@ export interface AttemptClassification {
   error: { kind: AttemptErrorKind; message: string } | null;
 }
 
-export function classifyAttempt(input: {
-  responseStatus: number | null;
-  failure: TransportFailure | null;
-}): AttemptClassification {
+export function classifyAttempt(input: { responseStatus: number | null; failure: TransportFailure | null }): AttemptClassification {
   // A failure after the headers (body reset, deadline hit while reading) wins over the status:
   // success is a 2xx answer within the deadline covering the whole exchange (CONTRACT §5).
   if (input.failure !== null) return { outcome: 'failed', error: { kind: input.failure.kind, message: input.failure.message } };

@@ -46,7 +46,5 @@ function keyFor(secret: string): KeyObject {
  */
 export function signPayload(secrets: readonly string[], id: string, timestamp: number | string, body: string): string {
   const signed = `${id}.${timestamp}.${body}`;
-  return secrets
-    .map((secret) => `v1,${createHmac('sha256', keyFor(secret)).update(signed, 'utf8').digest('base64')}`)
-    .join(' ');
+  return secrets.map((secret) => `v1,${createHmac('sha256', keyFor(secret)).update(signed, 'utf8').digest('base64')}`).join(' ');
 }

@@ -7,7 +7,18 @@ export type Logger = pino.Logger;
  * credential is listed at the top level and one and two levels down (`req.headers.authorization`).
  * Custom webhook header values are tenants' own credentials as often as not: all of them go.
  */
-const CREDENTIALS = ['authorization', 'apiKey', 'adminKey', 'secret', 'secrets', 'signingSecret', 'encryptionKey', 'password', 'databaseUrl', 'connectionString'];
+const CREDENTIALS = [
+  'authorization',
+  'apiKey',
+  'adminKey',
+  'secret',
+  'secrets',
+  'signingSecret',
+  'encryptionKey',
+  'password',
+  'databaseUrl',
+  'connectionString',
+];
 const REDACT = [
   ...CREDENTIALS.flatMap((name) => [name, `*.${name}`, `*.*.${name}`]),
   'headers["x-api-key"]',

@@ -48,11 +48,7 @@ function toInsert(job: PlannedDelivery): JobInsert<DeliveryJob> {
  * Enqueues delivery jobs, inside the caller's drizzle transaction when one is given (so a job
  * exists exactly when the transaction that planned it commits).
  */
-export async function enqueueDeliveries(
-  boss: PgBoss,
-  jobs: readonly PlannedDelivery[],
-  tx?: DrizzleTransactionLike,
-): Promise<void> {
+export async function enqueueDeliveries(boss: PgBoss, jobs: readonly PlannedDelivery[], tx?: DrizzleTransactionLike): Promise<void> {
   const options = tx ? { db: fromDrizzle(tx, drizzleSql) } : {};
   const first = jobs.filter((job) => !isRetry(job)).map(toInsert);
   const retry = jobs.filter(isRetry).map(toInsert);

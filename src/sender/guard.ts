@@ -23,7 +23,10 @@ export function refusal(address: IpAddress, allowed: readonly Cidr[], host?: str
   // Suggest the narrowest CIDR that allows exactly this address (the IPv4 inside a mapped one).
   const inner = address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress() ? address.toIPv4Address() : address;
   const cidr = `${inner.toString()}/${inner.kind() === 'ipv4' ? 32 : 128}`;
-  const subject = host !== undefined && host !== address.toString() ? `host ${host} resolves to address ${address.toString()}, which` : `address ${address.toString()}`;
+  const subject =
+    host !== undefined && host !== address.toString()
+      ? `host ${host} resolves to address ${address.toString()}, which`
+      : `address ${address.toString()}`;
   return `${subject} is ${range}; set ORBIT_ALLOW_PRIVATE_NETWORKS=${cidr} to allow it`;
 }
 
@@ -43,7 +46,8 @@ export function guardedLookup(allowed: readonly Cidr[]): net.LookupFunction {
       if (error) return callback(error, []);
       for (const entry of addresses) {
         const address = parseIp(entry.address);
-        const message = address === null ? `host ${hostname} resolved to an unparsable address ${entry.address}` : refusal(address, allowed, hostname);
+        const message =
+          address === null ? `host ${hostname} resolved to an unparsable address ${entry.address}` : refusal(address, allowed, hostname);
         if (message !== null) return callback(new BlockedAddressError(message), []);
       }
       const first = addresses[0];

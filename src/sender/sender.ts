@@ -163,8 +163,6 @@ class Capture {
   text(): string {
     // stream: true drops a multi-byte character cut at the cap instead of emitting U+FFFD;
     // NUL cannot be stored in a PostgreSQL text column, so it becomes U+FFFD.
-    return new TextDecoder('utf-8')
-      .decode(Buffer.concat(this.chunks), { stream: true })
-      .replaceAll('\u0000', '\uFFFD');
+    return new TextDecoder('utf-8').decode(Buffer.concat(this.chunks), { stream: true }).replaceAll('\u0000', '\uFFFD');
   }
 }

@@ -34,7 +34,10 @@ export async function bootstrap(deps: ServiceDeps, options: BootstrapOptions): P
     const now = deps.clock.now();
     let [tenant] = await tx.select().from(tenants).orderBy(asc(tenants.id)).limit(1);
     if (!tenant) {
-      [tenant] = await tx.insert(tenants).values({ id: newId('ten', now.getTime()), name: 'default', createdAt: now }).returning();
+      [tenant] = await tx
+        .insert(tenants)
+        .values({ id: newId('ten', now.getTime()), name: 'default', createdAt: now })
+        .returning();
     }
     const tenantId = (tenant as typeof tenants.$inferSelect).id;
 
@@ -47,7 +50,10 @@ export async function bootstrap(deps: ServiceDeps, options: BootstrapOptions): P
 
     let generatedAdminKey: string | null = null;
     if (options.adminKey) {
-      const [existing] = await tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.keyHash, hashApiKey(options.adminKey)));
+      const [existing] = await tx
+        .select({ id: apiKeys.id })
+        .from(apiKeys)
+        .where(eq(apiKeys.keyHash, hashApiKey(options.adminKey)));
       if (!existing) await insertApiKey(tx, tenantId, 'admin', options.adminKey, now);
     } else {
       const [anyAdmin] = await tx

@@ -141,8 +141,7 @@ function decodeCursor(iterator: string): Cursor {
 }
 
 /** The timestamp column as exact UTC text with microseconds, for the iterator. */
-const cursorText = (column: AnyColumn) =>
-  sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const cursorText = (column: AnyColumn) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** Rows strictly after the cursor in descending (time, id) order: one btree row comparison. */
 function beforeCursor(time: AnyColumn, id: AnyColumn, iterator: string | undefined) {

@@ -27,10 +27,7 @@ export type DeliveryDeps = ServiceDeps & { sender: Sender };
  * `maxPerOrigin` is the worker's per-origin cap on each of the two delivery queues: with room for
  * both, an attempt never waits for a connection inside its deadline.
  */
-export function createDeliverySender(
-  deps: Pick<ServiceDeps, 'delivery' | 'webhookRules' | 'clock'>,
-  maxPerOrigin: number,
-): Sender {
+export function createDeliverySender(deps: Pick<ServiceDeps, 'delivery' | 'webhookRules' | 'clock'>, maxPerOrigin: number): Sender {
   return createSender({
     timeoutMs: deps.delivery.deliveryTimeoutMs,
     maxConnectionsPerOrigin: 2 * maxPerOrigin,

@@ -170,7 +170,14 @@ async function applyBatch(deps: ServiceDeps, tx: Transaction, batch: Pending[]):
     changed.add(runId);
 
     const eventId = newId('evt', now.getTime());
-    eventRows.push({ id: eventId, tenant_id: tenantId, run_id: runId, type: event.type, data: event.data ?? null, error: event.error ?? null });
+    eventRows.push({
+      id: eventId,
+      tenant_id: tenantId,
+      run_id: runId,
+      type: event.type,
+      data: event.data ?? null,
+      error: event.error ?? null,
+    });
     let messageId: string | null = null;
     const webhook = row.webhook;
     if (webhook && webhook.events.includes(event.type)) {

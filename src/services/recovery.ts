@@ -55,7 +55,10 @@ export async function recover(deps: ServiceDeps, input: RecoverInput, options: {
     lt(messages.createdAt, until),
     input.tenantId !== undefined ? eq(messages.tenantId, input.tenantId) : undefined,
   );
-  const [counted] = await deps.db.select({ n: sql<number>`count(*)::int` }).from(messages).where(window);
+  const [counted] = await deps.db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(messages)
+    .where(window);
   const recovered = counted?.n ?? 0;
   const finished = recovered === 0 ? Promise.resolve(0) : requeueAll(deps, window, options.batchSize ?? BATCH_SIZE);
   // Background work must never become an unhandled rejection; the error is logged, the rest stays failed.
@@ -84,7 +87,15 @@ async function requeueAll(deps: ServiceDeps, window: ReturnType<typeof and>, bat
       const rows = await tx
         .update(messages)
         .set({ status: 'pending', nextAttemptAt: now })
-        .where(and(inArray(messages.id, picked.map((row) => row.id)), eq(messages.status, 'failed')))
+        .where(
+          and(
+            inArray(
+              messages.id,
+              picked.map((row) => row.id),
+            ),
+            eq(messages.status, 'failed'),
+          ),
+        )
         .returning({
           id: messages.id,
           url: messages.url,

@@ -24,7 +24,10 @@ export interface RetentionResult {
 const DEFAULT_BATCH = 500;
 const DEFAULT_MAX_RUN_MS = 5 * 60_000;
 
-export async function deleteExpired(deps: Pick<ServiceDeps, 'db' | 'clock' | 'logger'>, options: RetentionOptions): Promise<RetentionResult> {
+export async function deleteExpired(
+  deps: Pick<ServiceDeps, 'db' | 'clock' | 'logger'>,
+  options: RetentionOptions,
+): Promise<RetentionResult> {
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
   // A monotonic budget, not wall time: the clock may be a test's manual one.
   const started = performance.now();

@@ -16,7 +16,6 @@ export interface CreateRunInput {
   input?: unknown;
 }
 
-
 export interface RunView {
   id: string;
   workflowId: string;
@@ -98,7 +97,10 @@ async function deliveryCounts(db: Queryable, runIds: string[]): Promise<Map<stri
 }
 
 async function findRun(db: Queryable, tenantId: string, runId: string): Promise<RunRow> {
-  const [row] = await db.select().from(runs).where(and(eq(runs.id, runId), eq(runs.tenantId, tenantId)));
+  const [row] = await db
+    .select()
+    .from(runs)
+    .where(and(eq(runs.id, runId), eq(runs.tenantId, tenantId)));
   if (!row) throw notFound('run');
   return row;
 }
@@ -129,7 +131,10 @@ export async function listRuns(
     .limit(filter.limit + 1);
   const done = rows.length <= filter.limit;
   const page = rows.slice(0, filter.limit);
-  const counts = await deliveryCounts(deps.db, page.map((row) => row.id));
+  const counts = await deliveryCounts(
+    deps.db,
+    page.map((row) => row.id),
+  );
   return {
     data: page.map((row) => toRunView(row, counts.get(row.id) as DeliveryCounts)),
     iterator: done ? null : (page.at(-1)?.id ?? null),

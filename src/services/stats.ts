@@ -55,9 +55,7 @@ export async function deliveryStats(deps: Pick<ServiceDeps, 'db' | 'boss' | 'clo
       .groupBy(attempts.outcome, attempts.errorKind),
     deps.db
       .select({
-        p: sql<
-          number[] | null
-        >`percentile_disc(array[0.5, 0.95, 0.99]::float8[]) within group (order by ${attempts.durationMs})`,
+        p: sql<number[] | null>`percentile_disc(array[0.5, 0.95, 0.99]::float8[]) within group (order by ${attempts.durationMs})`,
       })
       .from(attempts)
       .where(gte(attempts.startedAt, input.since)),

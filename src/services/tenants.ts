@@ -50,7 +50,13 @@ export async function insertApiKey(db: Queryable, tenantId: string, scope: KeySc
   return { id, tenantId, scope, apiKey, createdAt: now.toISOString() };
 }
 
-export async function insertSigningSecret(deps: Pick<ServiceDeps, 'cipher'>, db: Queryable, tenantId: string, secret: string, now: Date): Promise<void> {
+export async function insertSigningSecret(
+  deps: Pick<ServiceDeps, 'cipher'>,
+  db: Queryable,
+  tenantId: string,
+  secret: string,
+  now: Date,
+): Promise<void> {
   await db.insert(signingSecrets).values({
     id: newId('sec', now.getTime()),
     tenantId,
@@ -135,7 +141,10 @@ export async function revokeApiKey(deps: ServiceDeps, keyId: string): Promise<vo
   const [row] = await deps.db.select({ id: apiKeys.id, revokedAt: apiKeys.revokedAt }).from(apiKeys).where(eq(apiKeys.id, keyId));
   if (!row) throw notFound('API key');
   if (!row.revokedAt) {
-    await deps.db.update(apiKeys).set({ revokedAt: deps.clock.now() }).where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt)));
+    await deps.db
+      .update(apiKeys)
+      .set({ revokedAt: deps.clock.now() })
+      .where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt)));
   }
   authCache.clear();
 }

@@ -171,7 +171,9 @@ function createLoop(name: string, limits: { capacity: number; maxRunning: number
 
 /** pg-boss's NOTIFY channel (its notifier derives it the same way from the schema name). */
 async function notifyChannel(deps: DeliveryDeps): Promise<string> {
-  const [row] = await deps.sql<{ channel: string }[]>`select ('pgboss_' || left(encode(sha224(${BOSS_SCHEMA}::bytea), 'hex'), 24)) as channel`;
+  const [row] = await deps.sql<
+    { channel: string }[]
+  >`select ('pgboss_' || left(encode(sha224(${BOSS_SCHEMA}::bytea), 'hex'), 24)) as channel`;
   if (row === undefined) throw new Error('no channel');
   return row.channel;
 }
@@ -228,11 +230,14 @@ export async function startDeliveryWorker(deps: DeliveryDeps, options: DeliveryW
     if (retryTimer !== null) clearTimeout(retryTimer);
     retryWakeAt = when;
     // A few ms late, so the job is due by the database's clock too.
-    retryTimer = setTimeout(() => {
-      retryTimer = null;
-      retryWakeAt = Number.POSITIVE_INFINITY;
-      retry.wake();
-    }, Math.max(0, when - clock.now().getTime() + 15));
+    retryTimer = setTimeout(
+      () => {
+        retryTimer = null;
+        retryWakeAt = Number.POSITIVE_INFINITY;
+        retry.wake();
+      },
+      Math.max(0, when - clock.now().getTime() + 15),
+    );
     retryTimer.unref();
   }
 
@@ -318,7 +323,8 @@ export async function startDeliveryWorker(deps: DeliveryDeps, options: DeliveryW
         await recordDeliveries(deps, results);
         break;
       } catch (error) {
-        if (tries === 0 || tries % 10 === 0) logger.warn({ err: error, attempts: results.length }, 'recording attempts failed; trying again');
+        if (tries === 0 || tries % 10 === 0)
+          logger.warn({ err: error, attempts: results.length }, 'recording attempts failed; trying again');
         if (abandoned) {
           for (const { claim } of batch) forget(claim);
           return;
@@ -373,7 +379,10 @@ export async function startDeliveryWorker(deps: DeliveryDeps, options: DeliveryW
     const claimOf = (job: FetchedDelivery): Claim => claims.get(job.jobId) as Claim;
     let prepared;
     try {
-      prepared = await prepareDeliveries(deps, fetched.map(({ delivery }) => delivery));
+      prepared = await prepareDeliveries(
+        deps,
+        fetched.map(({ delivery }) => delivery),
+      );
     } catch (error) {
       // Infrastructure trouble (the database away): hand the jobs back for pg-boss to retry.
       logger.warn({ err: error }, 'loading deliveries failed; jobs handed back');
@@ -484,7 +493,11 @@ export async function startDeliveryWorker(deps: DeliveryDeps, options: DeliveryW
         failures = 0;
         if (stopping) {
           // Fetched as stop began: hand straight back.
-          if (jobs.length > 0) await boss.fail(loop.name, jobs.map((job) => ({ id: job.id, retryCount: job.retryCount })));
+          if (jobs.length > 0)
+            await boss.fail(
+              loop.name,
+              jobs.map((job) => ({ id: job.id, retryCount: job.retryCount })),
+            );
           break;
         }
         if (jobs.length > 0) start(loop, jobs);
@@ -519,17 +532,22 @@ export async function startDeliveryWorker(deps: DeliveryDeps, options: DeliveryW
     for (const loop of loops.values()) {
       if (loop.claims.size === 0) continue;
       const claims = [...loop.claims.values()];
-      boss.touch(loop.name, claims.map((claim) => claim.job)).then(
-        (response) => {
-          const touched = (response as { settled?: unknown }).settled;
-          if (!Array.isArray(touched)) return;
-          const alive = new Set(touched.map(String));
-          for (const claim of claims) {
-            if (!alive.has(claim.job.id) && loop.claims.has(claim.job.id)) claim.controller.abort();
-          }
-        },
-        (error: unknown) => logger.warn({ err: error, queue: loop.name }, 'heartbeat of delivery jobs failed'),
-      );
+      boss
+        .touch(
+          loop.name,
+          claims.map((claim) => claim.job),
+        )
+        .then(
+          (response) => {
+            const touched = (response as { settled?: unknown }).settled;
+            if (!Array.isArray(touched)) return;
+            const alive = new Set(touched.map(String));
+            for (const claim of claims) {
+              if (!alive.has(claim.job.id) && loop.claims.has(claim.job.id)) claim.controller.abort();
+            }
+          },
+          (error: unknown) => logger.warn({ err: error, queue: loop.name }, 'heartbeat of delivery jobs failed'),
+        );
     }
   }, HEARTBEAT_MS);
   heartbeat.unref();

@@ -24,7 +24,11 @@ export async function startWorker(services: ServiceDeps, options: WorkerOptions)
   const sender = createDeliverySender(services, options.maxConnectionsPerOrigin);
   const worker = await startDeliveryWorker(
     { ...services, sender },
-    { concurrency: options.concurrency, maxPerOrigin: options.maxConnectionsPerOrigin, ...(options.batchSize ? { batchSize: options.batchSize } : {}) },
+    {
+      concurrency: options.concurrency,
+      maxPerOrigin: options.maxConnectionsPerOrigin,
+      ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    },
   );
   return {
     wake: () => worker.wake(),

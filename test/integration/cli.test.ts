@@ -218,36 +218,40 @@ describe.concurrent('orbit migrate', () => {
 });
 
 describe('orbit serve with the embedded database', () => {
-  it('answers /healthz and /readyz, prints a generated admin key once, exits 0 on SIGTERM and stops its database', { timeout: SERVE_TIMEOUT }, async () => {
-    const dataDir = tempDataDir();
-    const pgPort = await freePort();
-    const first = orbit(['serve'], embeddedEnv(dataDir, pgPort));
-    const url = await ready(first);
-    expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    expect(first.stdout).toContain(String(pgPort));
+  it(
+    'answers /healthz and /readyz, prints a generated admin key once, exits 0 on SIGTERM and stops its database',
+    { timeout: SERVE_TIMEOUT },
+    async () => {
+      const dataDir = tempDataDir();
+      const pgPort = await freePort();
+      const first = orbit(['serve'], embeddedEnv(dataDir, pgPort));
+      const url = await ready(first);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      expect(first.stdout).toContain(String(pgPort));
 
-    const keys = generatedKeys(first.stdout);
-    expect(keys).toHaveLength(1);
-    const adminKey = keys[0] as string;
-    // Shown once: not repeated in any log line.
-    expect(first.stdout.split(adminKey)).toHaveLength(2);
-    expect(first.stderr).not.toContain(adminKey);
+      const keys = generatedKeys(first.stdout);
+      expect(keys).toHaveLength(1);
+      const adminKey = keys[0] as string;
+      // Shown once: not repeated in any log line.
+      expect(first.stdout.split(adminKey)).toHaveLength(2);
+      expect(first.stderr).not.toContain(adminKey);
 
-    const pid = postmasterPid(dataDir);
-    expect(alive(pid)).toBe(true);
-    await stopWithSignal(first);
-    await expect.poll(() => alive(pid), { timeout: 10_000 }).toBe(false);
+      const pid = postmasterPid(dataDir);
+      expect(alive(pid)).toBe(true);
+      await stopWithSignal(first);
+      await expect.poll(() => alive(pid), { timeout: 10_000 }).toBe(false);
 
-    // Same data dir: the data (and so the key) survive, and no new key is printed.
-    const second = orbit(['serve'], embeddedEnv(dataDir, await freePort()));
-    const secondUrl = await ready(second);
-    expect(generatedKeys(second.stdout)).toEqual([]);
-    const tenants = await fetch(`${secondUrl}/v1/admin/tenants`, { headers: { authorization: `Bearer ${adminKey}` } });
-    expect(tenants.status).toBe(200);
-    const wrongKey = await fetch(`${secondUrl}/v1/admin/tenants`, { headers: { authorization: `Bearer ${adminKey}x` } });
-    expect(wrongKey.status).toBe(401);
-    await stopWithSignal(second);
-  });
+      // Same data dir: the data (and so the key) survive, and no new key is printed.
+      const second = orbit(['serve'], embeddedEnv(dataDir, await freePort()));
+      const secondUrl = await ready(second);
+      expect(generatedKeys(second.stdout)).toEqual([]);
+      const tenants = await fetch(`${secondUrl}/v1/admin/tenants`, { headers: { authorization: `Bearer ${adminKey}` } });
+      expect(tenants.status).toBe(200);
+      const wrongKey = await fetch(`${secondUrl}/v1/admin/tenants`, { headers: { authorization: `Bearer ${adminKey}x` } });
+      expect(wrongKey.status).toBe(401);
+      await stopWithSignal(second);
+    },
+  );
 
   it('starts right after an Orbit on the same data dir was killed with SIGKILL', { timeout: SERVE_TIMEOUT }, async () => {
     const dataDir = tempDataDir();

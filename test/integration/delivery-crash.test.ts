@@ -32,7 +32,10 @@ it('a worker killed with SIGKILL mid-batch loses nothing: every message is deliv
       if (line === 'READY') resolve();
     });
   });
-  const ids = await queueMessages(writer, Array.from({ length: 20 }, () => ({ tenantId: tenant.tenantId, url: receiver.url })));
+  const ids = await queueMessages(
+    writer,
+    Array.from({ length: 20 }, () => ({ tenantId: tenant.tenantId, url: receiver.url })),
+  );
   await receiver.waitForRequests(20, 10_000);
   child.kill('SIGKILL');
   await new Promise((resolve) => child.once('exit', resolve));

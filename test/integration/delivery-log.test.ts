@@ -82,7 +82,14 @@ beforeAll(async () => {
       const startedAt = new Date(row.createdAt.getTime() + n * 1000 + Math.floor(random() * 3) * 20_000);
       // Now and then a 2xx that still failed (the body timed out).
       const outcome = responseStatus === 200 && random() < 0.2 ? 'failed' : undefined;
-      const attemptId = await insertAttempt(api.deps.db, { messageId: id, tenantId: run.tenantId, attempt: n, responseStatus, startedAt, ...(outcome ? { outcome } : {}) });
+      const attemptId = await insertAttempt(api.deps.db, {
+        messageId: id,
+        tenantId: run.tenantId,
+        attempt: n,
+        responseStatus,
+        startedAt,
+        ...(outcome ? { outcome } : {}),
+      });
       seededAttempts.push({
         id: attemptId,
         messageId: id,
@@ -98,8 +105,10 @@ afterAll(async () => {
   await api?.close();
 });
 
-const newestFirst = <T extends { id: string }>(time: (row: T) => Date) => (a: T, b: T) =>
-  time(b).getTime() - time(a).getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+const newestFirst =
+  <T extends { id: string }>(time: (row: T) => Date) =>
+  (a: T, b: T) =>
+    time(b).getTime() - time(a).getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
 async function collect<T extends { id: string }>(list: (iterator: string | undefined) => Promise<Page<T>>): Promise<string[]> {
   const ids: string[] = [];
@@ -132,9 +141,33 @@ function expectError(answer: CallResult, status: number, code: string, path?: st
 
 describe('listMessages', () => {
   const valueSets: Array<Omit<MessageFilter, 'limit' | 'iterator'>> = [
-    { status: 'failed', tenantId: 'A', runId: 'run_a1', workflowId: 'wf_a', eventType: 'node.completed', since: minutes(10), until: minutes(60) },
-    { status: 'succeeded', tenantId: 'B', runId: 'run_b1', workflowId: 'wf_b', eventType: 'run.started', since: minutes(0), until: minutes(79) },
-    { status: 'pending', tenantId: 'A', runId: 'run_a3', workflowId: 'wf_b', eventType: 'node.failed', since: minutes(40), until: minutes(41) },
+    {
+      status: 'failed',
+      tenantId: 'A',
+      runId: 'run_a1',
+      workflowId: 'wf_a',
+      eventType: 'node.completed',
+      since: minutes(10),
+      until: minutes(60),
+    },
+    {
+      status: 'succeeded',
+      tenantId: 'B',
+      runId: 'run_b1',
+      workflowId: 'wf_b',
+      eventType: 'run.started',
+      since: minutes(0),
+      until: minutes(79),
+    },
+    {
+      status: 'pending',
+      tenantId: 'A',
+      runId: 'run_a3',
+      workflowId: 'wf_b',
+      eventType: 'node.failed',
+      since: minutes(40),
+      until: minutes(41),
+    },
   ];
 
   it('answers every combination of the filters exactly, newest first, across pages', async () => {
@@ -168,12 +201,14 @@ describe('listMessages', () => {
     const tenant = (await createTenant(api.deps, 'paging')).id;
     const base = new Date('2026-04-01T00:00:00.000Z');
     const ids: string[] = [];
-    for (let i = 0; i < 10; i++) ids.push(await insertMessage(api.deps.db, { tenantId: tenant, createdAt: new Date(base.getTime() + i * 1000) }));
+    for (let i = 0; i < 10; i++)
+      ids.push(await insertMessage(api.deps.db, { tenantId: tenant, createdAt: new Date(base.getTime() + i * 1000) }));
     const first = await listMessages(api.deps, { tenantId: tenant, limit: 4 });
     expect(first.data.map((m) => m.id)).toEqual(ids.slice(6).reverse());
     // Newer messages arrive between the pages.
     const newer: string[] = [];
-    for (let i = 0; i < 5; i++) newer.push(await insertMessage(api.deps.db, { tenantId: tenant, createdAt: new Date(base.getTime() + 60_000 + i) }));
+    for (let i = 0; i < 5; i++)
+      newer.push(await insertMessage(api.deps.db, { tenantId: tenant, createdAt: new Date(base.getTime() + 60_000 + i) }));
     const second = await listMessages(api.deps, { tenantId: tenant, limit: 4, iterator: first.iterator as string });
     expect(second.data.map((m) => m.id)).toEqual(ids.slice(2, 6).reverse());
     const third = await listMessages(api.deps, { tenantId: tenant, limit: 4, iterator: second.iterator as string });
@@ -187,7 +222,8 @@ describe('listMessages', () => {
   it('pages across rows that differ only in microseconds', async () => {
     const tenant = (await createTenant(api.deps, 'micro')).id;
     const ids = [];
-    for (let i = 0; i < 4; i++) ids.push(await insertMessage(api.deps.db, { tenantId: tenant, createdAt: new Date('2026-05-01T00:00:00.000Z') }));
+    for (let i = 0; i < 4; i++)
+      ids.push(await insertMessage(api.deps.db, { tenantId: tenant, createdAt: new Date('2026-05-01T00:00:00.000Z') }));
     // Rows written by SQL (e.g. a default now()) keep microseconds that a JS Date cannot hold.
     await api.deps.db.execute(sql`update messages set created_at = created_at + (id = ${ids[1]})::int * interval '3 microseconds'
       + (id = ${ids[2]})::int * interval '5 microseconds' where tenant_id = ${tenant}`);
@@ -256,7 +292,13 @@ describe('getMessage', () => {
     await insertAttempt(api.deps.db, { messageId: id, tenantId: tenantA, attempt: 2, responseStatus: 200, startedAt: minutes(502) });
     await insertAttempt(api.deps.db, { messageId: id, tenantId: tenantA, attempt: 1, responseStatus: 503, startedAt: minutes(501) });
     const message = await getMessage(api.deps, id);
-    expect(message).toMatchObject({ id, tenantId: tenantA, payload: '{"exact": "bytes"}', status: 'succeeded', url: 'https://receiver.example/hook' });
+    expect(message).toMatchObject({
+      id,
+      tenantId: tenantA,
+      payload: '{"exact": "bytes"}',
+      status: 'succeeded',
+      url: 'https://receiver.example/hook',
+    });
     expect(message.attempts.map((a) => [a.attempt, a.responseStatus])).toEqual([
       [1, 503],
       [2, 200],
@@ -279,10 +321,21 @@ describe('getMessage', () => {
 describe('GET /v1/runs/{runId}/deliveries', () => {
   it("answers the run's messages with their attempts to the owning tenant only", async () => {
     const { run } = await createRun(api.deps, tenantB.id, { workflowId: 'wf_deliveries' });
-    const first = await insertMessage(api.deps.db, { tenantId: tenantB.id, runId: run.id, createdAt: minutes(900), eventType: 'run.started' });
+    const first = await insertMessage(api.deps.db, {
+      tenantId: tenantB.id,
+      runId: run.id,
+      createdAt: minutes(900),
+      eventType: 'run.started',
+    });
     const second = await insertMessage(api.deps.db, { tenantId: tenantB.id, runId: run.id, createdAt: minutes(901), status: 'failed' });
     await insertAttempt(api.deps.db, { messageId: second, tenantId: tenantB.id, attempt: 1, responseStatus: 500, startedAt: minutes(901) });
-    await insertAttempt(api.deps.db, { messageId: second, tenantId: tenantB.id, attempt: 2, responseStatus: null, startedAt: minutes(902) });
+    await insertAttempt(api.deps.db, {
+      messageId: second,
+      tenantId: tenantB.id,
+      attempt: 2,
+      responseStatus: null,
+      startedAt: minutes(902),
+    });
 
     const answer = await call('GET', `/v1/runs/${run.id}/deliveries?limit=1`, { key: tenantB.apiKey });
     expect(answer.status).toBe(200);
@@ -297,7 +350,12 @@ describe('GET /v1/runs/{runId}/deliveries', () => {
     expectError(await call('GET', `/v1/runs/${run.id}/deliveries`), 404, 'not_found');
     expectError(await call('GET', '/v1/runs/run_unknown/deliveries', { key: tenantB.apiKey }), 404, 'not_found');
     await expect(listRunDeliveries(api.deps, tenantA, run.id, { limit: 5 })).rejects.toMatchObject({ code: 'not_found' });
-    expectError(await call('GET', `/v1/runs/${run.id}/deliveries?limit=0`, { key: tenantB.apiKey }), 422, 'validation_failed', 'query.limit');
+    expectError(
+      await call('GET', `/v1/runs/${run.id}/deliveries?limit=0`, { key: tenantB.apiKey }),
+      422,
+      'validation_failed',
+      'query.limit',
+    );
     expectError(await call('GET', `/v1/runs/${run.id}/deliveries`, { key: null }), 401, 'unauthenticated');
   });
 });
@@ -305,7 +363,9 @@ describe('GET /v1/runs/{runId}/deliveries', () => {
 describe('GET /v1/admin/messages and /v1/admin/attempts over HTTP', () => {
   it('filters and pages through the API', async () => {
     const query = `status=failed&tenantId=${tenantA}&since=${minutes(10).toISOString()}&until=${minutes(60).toISOString()}&limit=3`;
-    const expected = (await collect((iterator) => listMessages(api.deps, { status: 'failed', tenantId: tenantA, since: minutes(10), until: minutes(60), limit: 3, iterator })));
+    const expected = await collect((iterator) =>
+      listMessages(api.deps, { status: 'failed', tenantId: tenantA, since: minutes(10), until: minutes(60), limit: 3, iterator }),
+    );
     const got: string[] = [];
     let iterator: string | null = null;
     do {
@@ -336,13 +396,23 @@ describe('GET /v1/admin/messages and /v1/admin/attempts over HTTP', () => {
   });
 
   it('takes since as a duration before now', async () => {
-    const recent = await insertMessage(api.deps.db, { tenantId: tenantA, createdAt: new Date(Date.now() - 60_000), eventType: 'run.canceled' });
+    const recent = await insertMessage(api.deps.db, {
+      tenantId: tenantA,
+      createdAt: new Date(Date.now() - 60_000),
+      eventType: 'run.canceled',
+    });
     const answer = await call('GET', '/v1/admin/messages?since=1h&eventType=run.canceled');
     expect(answer.body.data.map((m: { id: string }) => m.id)).toEqual([recent]);
   });
 
   it('accepts each form of statusCodeClass', async () => {
-    for (const [text, cls] of [['5xx', 5], ['500', 5], ['2XX', 2], ['none', 0], ['0', 0]] as const) {
+    for (const [text, cls] of [
+      ['5xx', 5],
+      ['500', 5],
+      ['2XX', 2],
+      ['none', 0],
+      ['0', 0],
+    ] as const) {
       const answer = await call('GET', `/v1/admin/attempts?statusCodeClass=${text}&until=${minutes(100).toISOString()}&limit=250`);
       expect(answer.status, text).toBe(200);
       const expected = seededAttempts.filter((a) => classOf(a.responseStatus) === cls).length;

@@ -123,7 +123,13 @@ describe('the retry ladder', () => {
     const rows = await getAttempts(h, id);
     expect(rows.map((row) => row.attempt)).toEqual([1, 2, 3, 4, 5, 6]);
     for (const row of rows) {
-      expect(row).toMatchObject({ trigger: 'scheduled', outcome: 'failed', responseStatus: 500, responseBody: 'boom', errorKind: 'http_status' });
+      expect(row).toMatchObject({
+        trigger: 'scheduled',
+        outcome: 'failed',
+        responseStatus: 500,
+        responseBody: 'boom',
+        errorKind: 'http_status',
+      });
     }
     for (const row of rows.slice(0, 5)) {
       // jitter 0: exactly the 20 ms step after the attempt ended.
@@ -167,9 +173,7 @@ describe('the retry ladder', () => {
     const lengthened = await receiver([{ status: 503, headers: { 'retry-after': '1' } }, 200]);
     const capped = await receiver([{ status: 429, headers: { 'retry-after': '30' } }, 200]);
     const shorter = await receiver([{ status: 503, headers: { 'retry-after': '0' } }, 200]);
-    const ids = await Promise.all(
-      [lengthened, capped, shorter].map((r) => queueMessage(h, { tenantId: tenant.tenantId, url: r.url })),
-    );
+    const ids = await Promise.all([lengthened, capped, shorter].map((r) => queueMessage(h, { tenantId: tenant.tenantId, url: r.url })));
     const planned: number[] = [];
     for (const id of ids) {
       expect((await settled(id)).status).toBe('succeeded');

@@ -177,7 +177,9 @@ describe('deploy/kubernetes', () => {
     expect(kust.kind).toBe('Kustomization');
     const listed = list(kust.resources, 'kustomization resources').map((item) => str(item, 'resource'));
     for (const file of listed) expect(existsSync(join(K8S_DIR, file)), file).toBe(true);
-    expect(new Set(listed)).toEqual(new Set(manifestFiles.filter((file) => file !== 'kustomization.yaml' && file !== 'secret.example.yaml')));
+    expect(new Set(listed)).toEqual(
+      new Set(manifestFiles.filter((file) => file !== 'kustomization.yaml' && file !== 'secret.example.yaml')),
+    );
     for (const resource of resources) expect(str(resource.body.apiVersion, `${resource.file} apiVersion`)).not.toBe('');
   });
 
@@ -339,7 +341,10 @@ describe('deploy/kubernetes', () => {
     for (const budget of budgets) {
       const selector = stringMap(at(budget.body, 'spec', 'selector', 'matchLabels'), `${budget.name} selector`);
       const matched = workloads.filter((item) => item.resource.kind === 'Deployment' && selects(selector, item.podLabels));
-      expect(matched.map((item) => item.resource.name), budget.name).toHaveLength(1);
+      expect(
+        matched.map((item) => item.resource.name),
+        budget.name,
+      ).toHaveLength(1);
       covered.add((matched[0] as Workload).resource.name);
     }
     expect(covered).toEqual(new Set(['orbit-api', 'orbit-worker']));

@@ -27,11 +27,15 @@ describe('group commit of concurrent event reports', () => {
   it('200 concurrent node events on one run are all applied, each once', async () => {
     const id = await newRunningRun();
     const answers = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => api.call('POST', `/v1/runs/${id}/events`, { body: { type: 'node.completed', data: { nodeId: `n${i}` } } })),
+      Array.from({ length: 200 }, (_, i) =>
+        api.call('POST', `/v1/runs/${id}/events`, { body: { type: 'node.completed', data: { nodeId: `n${i}` } } }),
+      ),
     );
     expect(answers.map((a) => a.status)).toEqual(Array(200).fill(202));
     // Each answer shows the run right after its own event: counters 1..200, each once.
-    expect(answers.map((a) => a.body.run.completedNodes as number).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(answers.map((a) => a.body.run.completedNodes as number).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
     expect(new Set(answers.map((a) => a.body.messageId)).size).toBe(200);
     const run = await api.call('GET', `/v1/runs/${id}`);
     expect(run.body.completedNodes).toBe(200);

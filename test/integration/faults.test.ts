@@ -131,7 +131,10 @@ describe('with a PostgreSQL of its own', () => {
     await restartDatabase(2_000);
 
     await expect
-      .poll(async () => (await statusCounts(h).catch(() => ({}) as Record<string, number>))['succeeded'] ?? 0, { timeout: 50_000, interval: 500 })
+      .poll(async () => (await statusCounts(h).catch(() => ({}) as Record<string, number>))['succeeded'] ?? 0, {
+        timeout: 50_000,
+        interval: 500,
+      })
       .toBe(COUNT);
     expect(await statusCounts(h)).toEqual({ succeeded: COUNT });
     expect(new Set(receiver.requests.map((request) => request.headers['svix-id']))).toEqual(new Set(ids));

@@ -96,11 +96,18 @@ describe('the error envelope', () => {
   it('answers a body that is not application/json with 415 unsupported_media_type', async () => {
     for (const [method, path, body] of bodyRoutes()) {
       for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
-        expectError(await api.call(method, path, { rawBody: JSON.stringify(body), headers: { 'content-type': type } }), 415, 'unsupported_media_type');
+        expectError(
+          await api.call(method, path, { rawBody: JSON.stringify(body), headers: { 'content-type': type } }),
+          415,
+          'unsupported_media_type',
+        );
       }
     }
     expectError(await api.call('POST', '/v1/runs', { rawBody: '{"workflowId":"wf"}' }), 415, 'unsupported_media_type');
-    const charset = await api.call('POST', '/v1/runs', { rawBody: '{"workflowId":"wf"}', headers: { 'content-type': 'application/json; charset=utf-8' } });
+    const charset = await api.call('POST', '/v1/runs', {
+      rawBody: '{"workflowId":"wf"}',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
     expect(charset.status).toBe(201);
   });
 
@@ -121,7 +128,11 @@ describe('bodies over 1 MiB', () => {
     for (const [method, path] of bodyRoutes()) {
       expectError(await api.call(method, path, { rawBody: oversize, headers: json }), 413, 'payload_too_large');
     }
-    expectError(await api.call('POST', '/v1/runs', { rawBody: oversize, headers: { 'content-type': 'text/plain' } }), 413, 'payload_too_large');
+    expectError(
+      await api.call('POST', '/v1/runs', { rawBody: oversize, headers: { 'content-type': 'text/plain' } }),
+      413,
+      'payload_too_large',
+    );
     const declared = { ...json, 'content-length': String(Buffer.byteLength(oversize)) };
     expectError(await api.call('POST', '/v1/runs', { rawBody: oversize, headers: declared }), 413, 'payload_too_large');
   });
@@ -138,7 +149,11 @@ describe('bodies over 1 MiB', () => {
     });
     const response = await app.request('/v1/runs', {
       method: 'POST',
-      headers: { authorization: `Bearer ${api.adminKey}`, 'content-type': 'application/json', 'content-length': String(LIMITS.requestBodyBytes + 1) },
+      headers: {
+        authorization: `Bearer ${api.adminKey}`,
+        'content-type': 'application/json',
+        'content-length': String(LIMITS.requestBodyBytes + 1),
+      },
       body: stream,
       duplex: 'half',
     } as RequestInit);
@@ -195,7 +210,11 @@ describe('wrong types', () => {
     ['metadata an array', { workflowId: 'wf', webhook: { url: 'https://example.com/', metadata: [1] } }, 'body.webhook.metadata'],
     ['metadata a string', { workflowId: 'wf', webhook: { url: 'https://example.com/', metadata: 'x' } }, 'body.webhook.metadata'],
     ['headers an array', { workflowId: 'wf', webhook: { url: 'https://example.com/', headers: [] } }, 'body.webhook.headers'],
-    ['a header value a number', { workflowId: 'wf', webhook: { url: 'https://example.com/', headers: { 'X-A': 1 } } }, 'body.webhook.headers.X-A'],
+    [
+      'a header value a number',
+      { workflowId: 'wf', webhook: { url: 'https://example.com/', headers: { 'X-A': 1 } } },
+      'body.webhook.headers.X-A',
+    ],
   ];
   it.each(cases)('%s → 422', async (_label, body, path) => {
     expect422(await createRun(body), path);
@@ -286,14 +305,21 @@ describe('NUL characters and unpaired surrogates → 422, never 500', () => {
       const raw = `{"workflowId":"wf","webhook":{"url":"https://example.com/","metadata":{"n":${number}}},"input":{"n":${number}}}`;
       const created = await api.call('POST', '/v1/runs', { rawBody: raw, headers: json });
       expect(created.status, number).toBe(201);
-      const event = await api.call('POST', `/v1/runs/${created.body.id}/events`, { rawBody: `{"type":"run.started","data":{"n":${number}}}`, headers: json });
+      const event = await api.call('POST', `/v1/runs/${created.body.id}/events`, {
+        rawBody: `{"type":"run.started","data":{"n":${number}}}`,
+        headers: json,
+      });
       expect(event.status, number).toBe(202);
     }
     expect422(await api.call('POST', '/v1/runs', { rawBody: '{"workflowId":1e400}', headers: json }), 'body.workflowId');
   });
 
   it('control characters other than NUL are kept in JSON values', async () => {
-    const created = await createRun({ workflowId: 'wf\u0001\u001f', webhook: { url, metadata: { 'k\u0007': 'v\r\n\u2028' } }, input: { '\u0002': '\t' } });
+    const created = await createRun({
+      workflowId: 'wf\u0001\u001f',
+      webhook: { url, metadata: { 'k\u0007': 'v\r\n\u2028' } },
+      input: { '\u0002': '\t' },
+    });
     expect(created.status).toBe(201);
     expect(created.body.workflowId).toBe('wf\u0001\u001f');
     expect(created.body.webhook.metadata).toEqual({ 'k\u0007': 'v\r\n\u2028' });
@@ -387,9 +413,12 @@ describe('query parameters', () => {
     expect422(await api.call('GET', `/v1/runs?${query}`), path);
   });
 
-  it.each(bad.filter(([query]) => query.startsWith('limit') || query.startsWith('iterator')))('GET /v1/admin/tenants?%s → 422', async (query, path) => {
-    expect422(await api.call('GET', `/v1/admin/tenants?${query}`), path);
-  });
+  it.each(bad.filter(([query]) => query.startsWith('limit') || query.startsWith('iterator')))(
+    'GET /v1/admin/tenants?%s → 422',
+    async (query, path) => {
+      expect422(await api.call('GET', `/v1/admin/tenants?${query}`), path);
+    },
+  );
 
   it('accepts every run status and ignores unknown parameters', async () => {
     for (const status of ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELED']) {
@@ -414,7 +443,13 @@ describe('webhook URL rules', () => {
   const create = (target: TestApi, url: string) => target.call('POST', '/v1/runs', { body: { workflowId: 'wf', webhook: { url } } });
 
   it('accepts public https URLs', async () => {
-    for (const url of ['https://example.com/hook', 'https://example.com:8443/a/b?c=d', 'https://93.184.216.34/x', 'https://[2606:4700::1111]/', 'https://bücher.example/']) {
+    for (const url of [
+      'https://example.com/hook',
+      'https://example.com:8443/a/b?c=d',
+      'https://93.184.216.34/x',
+      'https://[2606:4700::1111]/',
+      'https://bücher.example/',
+    ]) {
       expect((await create(api, url)).status, url).toBe(201);
     }
   });
@@ -600,7 +635,9 @@ describe('JSON objects come back exactly as sent', () => {
     expect(node.status).toBe(202);
     const [message] = await api.deps.sql`select payload from messages where id = ${node.body.messageId}`;
     const payload = JSON.parse(message?.['payload'] as string);
-    expect(JSON.stringify(payload.data)).toBe('{"__proto__":{"a":1},"nodeId":"n1","status":"COMPLETED","completedNodes":1,"failedNodes":0}');
+    expect(JSON.stringify(payload.data)).toBe(
+      '{"__proto__":{"a":1},"nodeId":"n1","status":"COMPLETED","completedNodes":1,"failedNodes":0}',
+    );
     sameObject(payload.metadata, '{"__proto__":{"x":1},"b":2}');
     // A nodeId inherited through "__proto__" is no nodeId.
     const inherited = await api.call('POST', `/v1/runs/${created.body.id}/events`, {

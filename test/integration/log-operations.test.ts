@@ -53,8 +53,19 @@ describe('recover', () => {
     for (let i = 0; i < 5; i++) {
       const id = await insertMessage(api.deps.db, { tenantId: a, status: 'failed', createdAt: hoursAgo(10 - i) });
       // Two scheduled attempts and a manual one: the next ladder step is 3.
-      for (const [n, trigger] of [[1, 'scheduled'], [2, 'scheduled'], [3, 'manual']] as const) {
-        await insertAttempt(api.deps.db, { messageId: id, tenantId: a, attempt: n, trigger, responseStatus: 500, startedAt: hoursAgo(10 - i) });
+      for (const [n, trigger] of [
+        [1, 'scheduled'],
+        [2, 'scheduled'],
+        [3, 'manual'],
+      ] as const) {
+        await insertAttempt(api.deps.db, {
+          messageId: id,
+          tenantId: a,
+          attempt: n,
+          trigger,
+          responseStatus: 500,
+          startedAt: hoursAgo(10 - i),
+        });
       }
       inWindow.push(id);
     }
@@ -79,7 +90,10 @@ describe('recover', () => {
     const statuses = await statusOf([...inWindow, ...ofB, ...untouched]);
     for (const id of [...inWindow, ...ofB]) expect(statuses[id]).toBe('pending');
     expect(untouched.map((id) => statuses[id])).toEqual(['failed', 'succeeded', 'pending']);
-    const [row] = await api.deps.db.select().from(messages).where(eq(messages.id, inWindow[0] as string));
+    const [row] = await api.deps.db
+      .select()
+      .from(messages)
+      .where(eq(messages.id, inWindow[0] as string));
     expect(row?.nextAttemptAt).toEqual(NOW);
 
     for (const id of inWindow) {
@@ -108,7 +122,12 @@ describe('recover', () => {
     await insertMessage(api.deps.db, { tenantId: api.tenantId, status: 'failed', createdAt: new Date(NOW.getTime() - 60_000) });
     const answer = await call('POST', '/v1/admin/recover', { body: { since: '5m' } });
     expect(answer.status).toBe(202);
-    expect(answer.body).toEqual({ recovered: 1, since: new Date(NOW.getTime() - 300_000).toISOString(), until: NOW.toISOString(), tenantId: null });
+    expect(answer.body).toEqual({
+      recovered: 1,
+      since: new Date(NOW.getTime() - 300_000).toISOString(),
+      until: NOW.toISOString(),
+      tenantId: null,
+    });
   });
 
   it.each([
@@ -207,16 +226,34 @@ describe('stats', () => {
       const old = await insertMessage(own.deps.db, { tenantId: t, status: 'pending', createdAt: hoursAgo(48) });
       await insertMessage(own.deps.db, { tenantId: t, status: 'failed', createdAt: hoursAgo(30) });
       const ids: string[] = [];
-      for (const [status, n] of [['pending', 2], ['succeeded', 5], ['failed', 3]] as const) {
+      for (const [status, n] of [
+        ['pending', 2],
+        ['succeeded', 5],
+        ['failed', 3],
+      ] as const) {
         for (let i = 0; i < n; i++) ids.push(await insertMessage(own.deps.db, { tenantId: t, status, createdAt: hoursAgo(2) }));
       }
       // 100 attempts in the window with durations 1..100 ms; 10 before it.
       const answers = [200, 500, 302, null] as const;
       for (let i = 1; i <= 100; i++) {
-        await insertAttempt(own.deps.db, { messageId: ids[i % ids.length] as string, tenantId: t, attempt: i, responseStatus: answers[i % 4] ?? null, startedAt: hoursAgo(1), durationMs: i });
+        await insertAttempt(own.deps.db, {
+          messageId: ids[i % ids.length] as string,
+          tenantId: t,
+          attempt: i,
+          responseStatus: answers[i % 4] ?? null,
+          startedAt: hoursAgo(1),
+          durationMs: i,
+        });
       }
       for (let i = 0; i < 10; i++) {
-        await insertAttempt(own.deps.db, { messageId: old, tenantId: t, attempt: i + 1, responseStatus: 500, startedAt: hoursAgo(40), durationMs: 10_000 });
+        await insertAttempt(own.deps.db, {
+          messageId: old,
+          tenantId: t,
+          attempt: i + 1,
+          responseStatus: 500,
+          startedAt: hoursAgo(40),
+          durationMs: 10_000,
+        });
       }
       const stats = await deliveryStats(own.deps, { since });
       expect(stats).toEqual({
@@ -233,8 +270,20 @@ describe('stats', () => {
         },
         oldestPendingAgeMs: 48 * 3_600_000,
         queues: expect.arrayContaining([
-          { name: DELIVERY_QUEUES.first, queued: expect.any(Number), ready: expect.any(Number), deferred: expect.any(Number), active: expect.any(Number) },
-          { name: DELIVERY_QUEUES.retry, queued: expect.any(Number), ready: expect.any(Number), deferred: expect.any(Number), active: expect.any(Number) },
+          {
+            name: DELIVERY_QUEUES.first,
+            queued: expect.any(Number),
+            ready: expect.any(Number),
+            deferred: expect.any(Number),
+            active: expect.any(Number),
+          },
+          {
+            name: DELIVERY_QUEUES.retry,
+            queued: expect.any(Number),
+            ready: expect.any(Number),
+            deferred: expect.any(Number),
+            active: expect.any(Number),
+          },
         ]),
       });
 
@@ -282,7 +331,14 @@ describe('signing-secret rotation', () => {
     const sign = (secrets: string[]) => {
       const timestamp = Math.floor(Date.now() / 1000);
       const signature = signPayload(secrets, 'msg_rotation', timestamp, body);
-      return { 'svix-id': 'msg_rotation', 'svix-timestamp': String(timestamp), 'svix-signature': signature, 'webhook-id': 'msg_rotation', 'webhook-timestamp': String(timestamp), 'webhook-signature': signature };
+      return {
+        'svix-id': 'msg_rotation',
+        'svix-timestamp': String(timestamp),
+        'svix-signature': signature,
+        'webhook-id': 'msg_rotation',
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signature,
+      };
     };
     const during = sign((await active()) ?? []);
     for (const secret of [rotated.signingSecret, tenant.signingSecret]) {
@@ -305,7 +361,11 @@ describe('signing-secret rotation', () => {
     const known = generateSigningSecret();
     const answer = await call('POST', `/v1/admin/tenants/${tenant.id}/signing-secret/rotate`, { body: { secret: known } });
     expect(answer.status).toBe(200);
-    expect(answer.body).toEqual({ tenantId: tenant.id, signingSecret: known, previousSecretExpiresAt: new Date(NOW.getTime() + 86_400_000).toISOString() });
+    expect(answer.body).toEqual({
+      tenantId: tenant.id,
+      signingSecret: known,
+      previousSecretExpiresAt: new Date(NOW.getTime() + 86_400_000).toISOString(),
+    });
     // No body at all: the defaults.
     clock.advance(1_000);
     const bare = await call('POST', `/v1/admin/tenants/${tenant.id}/signing-secret/rotate`);
@@ -332,7 +392,9 @@ describe('signing-secret rotation', () => {
       code: 'validation_failed',
       details: [{ path: 'secret', message: SIGNING_SECRET_RULE }],
     });
-    await expect(rotateSigningSecret(api.deps, tenant.id, { gracePeriod: 8 * 86_400_000 })).rejects.toMatchObject({ code: 'validation_failed' });
+    await expect(rotateSigningSecret(api.deps, tenant.id, { gracePeriod: 8 * 86_400_000 })).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
     // Nothing changed for the refused requests.
     expect(await currentSigningSecret(api.deps.db, api.deps.cipher, tenant.id)).toBe(tenant.signingSecret);
   });
@@ -355,7 +417,13 @@ describe('retention', () => {
         await insertMessage(own.deps.db, { tenantId: t, status: 'pending', createdAt: hoursAgo(10) }),
         await insertMessage(own.deps.db, { tenantId: t, status: 'succeeded', createdAt: new Date(NOW.getTime() - 30 * 60_000) }),
       ];
-      await insertAttempt(own.deps.db, { messageId: kept[0] as string, tenantId: t, attempt: 1, responseStatus: 500, startedAt: hoursAgo(10) });
+      await insertAttempt(own.deps.db, {
+        messageId: kept[0] as string,
+        tenantId: t,
+        attempt: 1,
+        responseStatus: 500,
+        startedAt: hoursAgo(10),
+      });
 
       const result = await deleteExpired(own.deps, { retentionMs: 3_600_000, batchSize: 2 });
       expect(result).toEqual({ messages: 5, attempts: 10, complete: true });
@@ -380,7 +448,9 @@ describe('retention', () => {
       // What the schedule sends when it fires.
       await own.deps.boss.send(RETENTION_QUEUE, {});
       await expect
-        .poll(async () => (await own.deps.db.select({ id: messages.id }).from(messages).where(eq(messages.id, doomed))).length, { timeout: 15_000 })
+        .poll(async () => (await own.deps.db.select({ id: messages.id }).from(messages).where(eq(messages.id, doomed))).length, {
+          timeout: 15_000,
+        })
         .toBe(0);
       await stop();
       // Registering again (every start does) is harmless.

@@ -48,7 +48,10 @@ afterAll(async () => {
   await api?.close();
 });
 
-function call(path: string, init: { method?: string; body?: unknown; key?: string | null; headers?: Record<string, string> } = {}): Promise<Response> {
+function call(
+  path: string,
+  init: { method?: string; body?: unknown; key?: string | null; headers?: Record<string, string> } = {},
+): Promise<Response> {
   const headers: Record<string, string> = { ...init.headers };
   const key = init.key === undefined ? api.adminKey : init.key;
   if (key !== null) headers.authorization = `Bearer ${key}`;
@@ -113,7 +116,9 @@ describe('GET /metrics on the API', () => {
   });
 
   it('is documented in the OpenAPI document as an operations route', async () => {
-    const doc = (await (await call('/openapi.json', { key: null })).json()) as { paths: Record<string, { get?: { tags?: string[]; security?: unknown[] } }> };
+    const doc = (await (await call('/openapi.json', { key: null })).json()) as {
+      paths: Record<string, { get?: { tags?: string[]; security?: unknown[] } }>;
+    };
     expect(doc.paths['/metrics']?.get?.tags).toEqual(['Operations']);
     expect(doc.paths['/metrics']?.get?.security).toEqual([]);
   });
@@ -180,8 +185,26 @@ describe('observeAttempts', () => {
     const local = createMetrics({ defaultMetrics: false });
     observeAttempts({ logger, metrics: local }, [
       base,
-      { ...base, messageId: 'msg_b', outcome: 'failed', responseStatus: 500, errorKind: 'http_status', messageStatus: 'pending', latencySeconds: null },
-      { ...base, messageId: 'msg_c', attempt: 6, outcome: 'failed', responseStatus: null, errorKind: 'timeout', durationMs: 30_000, messageStatus: 'failed', latencySeconds: null },
+      {
+        ...base,
+        messageId: 'msg_b',
+        outcome: 'failed',
+        responseStatus: 500,
+        errorKind: 'http_status',
+        messageStatus: 'pending',
+        latencySeconds: null,
+      },
+      {
+        ...base,
+        messageId: 'msg_c',
+        attempt: 6,
+        outcome: 'failed',
+        responseStatus: null,
+        errorKind: 'timeout',
+        durationMs: 30_000,
+        messageStatus: 'failed',
+        latencySeconds: null,
+      },
       // A manual retry of a delivered message: an attempt, not a second delivery.
       { ...base, messageId: 'msg_a', attempt: 2, trigger: 'manual', latencySeconds: null },
     ]);

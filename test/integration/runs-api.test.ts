@@ -29,7 +29,9 @@ const EVENT_BODY: Record<Exclude<EventType, 'run.canceled'>, Record<string, unkn
   'run.failed': { type: 'run.failed', error: 'the run failed' },
 };
 
-async function createRun(body: Record<string, unknown> = { workflowId: uniqueWorkflow('run'), webhook: WEBHOOK }): Promise<CallResult['body']> {
+async function createRun(
+  body: Record<string, unknown> = { workflowId: uniqueWorkflow('run'), webhook: WEBHOOK },
+): Promise<CallResult['body']> {
   const created = await api.call('POST', '/v1/runs', { body });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   return created.body;
@@ -153,7 +155,10 @@ describe('GET /v1/runs/{runId}', () => {
   });
 
   it('counts deliveries by status: one pending message per subscribed event', async () => {
-    const run = await createRun({ workflowId: uniqueWorkflow('counts'), webhook: { ...WEBHOOK, events: ['run.started', 'node.completed'] } });
+    const run = await createRun({
+      workflowId: uniqueWorkflow('counts'),
+      webhook: { ...WEBHOOK, events: ['run.started', 'node.completed'] },
+    });
     await accept(run.id, 'run.started');
     const accepted = await accept(run.id, 'node.completed');
     expect(accepted.body.run.deliveries).toEqual({ pending: 2, succeeded: 0, failed: 0 });
@@ -292,7 +297,9 @@ describe('the state machine (CONTRACT §3), every event in every status', () => 
     'run.canceled': { QUEUED: 'CANCELED', RUNNING: 'CANCELED' },
   };
   const FINISHED = new Set<Status>(['COMPLETED', 'FAILED', 'CANCELED']);
-  const cases = (Object.keys(TABLE) as EventType[]).flatMap((type) => STATUSES.map((status) => ({ type, status, next: TABLE[type][status] })));
+  const cases = (Object.keys(TABLE) as EventType[]).flatMap((type) =>
+    STATUSES.map((status) => ({ type, status, next: TABLE[type][status] })),
+  );
 
   it.each(cases.filter((c) => c.next))('$type on a $status run → $next', async ({ type, status, next }) => {
     const id = await runIn(status);
@@ -329,7 +336,9 @@ describe('the state machine (CONTRACT §3), every event in every status', () => 
 
   it('reads a null data or error as absent', async () => {
     const id = await runIn('RUNNING');
-    const started = await api.call('POST', `/v1/runs/${id}/events`, { body: { type: 'node.completed', data: { nodeId: 'n' }, error: null } });
+    const started = await api.call('POST', `/v1/runs/${id}/events`, {
+      body: { type: 'node.completed', data: { nodeId: 'n' }, error: null },
+    });
     expect(started.status).toBe(202);
     const done = await api.call('POST', `/v1/runs/${id}/events`, { body: { type: 'run.completed', data: null, error: null } });
     expect(done.status).toBe(202);
@@ -423,15 +432,45 @@ describe('messages and their payloads (CONTRACT §4)', () => {
       [ma[0], { success: true, type: 'run.started', runId: a, data: { status: 'RUNNING', ...counts(0, 0) }, metadata: meta, error: null }],
       [
         ma[1],
-        { success: true, type: 'node.completed', runId: a, data: { nodeId: 'node_1', nodeType: 'llm', status: 'COMPLETED', ...counts(1, 0) }, metadata: meta, error: null },
+        {
+          success: true,
+          type: 'node.completed',
+          runId: a,
+          data: { nodeId: 'node_1', nodeType: 'llm', status: 'COMPLETED', ...counts(1, 0) },
+          metadata: meta,
+          error: null,
+        },
       ],
       [
         ma[2],
-        { success: false, type: 'node.failed', runId: a, data: { nodeId: 'node_2', status: 'FAILED', ...counts(1, 1) }, metadata: meta, error: 'the node timed out' },
+        {
+          success: false,
+          type: 'node.failed',
+          runId: a,
+          data: { nodeId: 'node_2', status: 'FAILED', ...counts(1, 1) },
+          metadata: meta,
+          error: 'the node timed out',
+        },
       ],
-      [ma[3], { success: true, type: 'run.completed', runId: a, data: { status: 'COMPLETED', ...counts(1, 1) }, metadata: meta, error: null }],
-      [mb[1], { success: false, type: 'run.failed', runId: b, data: { status: 'FAILED', ...counts(0, 0) }, metadata: null, error: 'the run failed' }],
-      [mc[0], { success: false, type: 'run.canceled', runId: c, data: { status: 'CANCELED', ...counts(0, 0) }, metadata: meta, error: null }],
+      [
+        ma[3],
+        { success: true, type: 'run.completed', runId: a, data: { status: 'COMPLETED', ...counts(1, 1) }, metadata: meta, error: null },
+      ],
+      [
+        mb[1],
+        {
+          success: false,
+          type: 'run.failed',
+          runId: b,
+          data: { status: 'FAILED', ...counts(0, 0) },
+          metadata: null,
+          error: 'the run failed',
+        },
+      ],
+      [
+        mc[0],
+        { success: false, type: 'run.canceled', runId: c, data: { status: 'CANCELED', ...counts(0, 0) }, metadata: meta, error: null },
+      ],
     ] as const;
     for (const [message, fields] of want) {
       expect(message, fields.type).toBeDefined();
@@ -461,7 +500,8 @@ describe('messages and their payloads (CONTRACT §4)', () => {
   });
 
   it('creates a message only for the subscribed types, but records every accepted event', async () => {
-    const id = (await createRun({ workflowId: 'wf_abc123', webhook: { ...WEBHOOK, events: ['run.completed', 'run.failed'] } })).id as string;
+    const id = (await createRun({ workflowId: 'wf_abc123', webhook: { ...WEBHOOK, events: ['run.completed', 'run.failed'] } }))
+      .id as string;
     const started = await accept(id, 'run.started');
     expect(started.body.messageId).toBeNull();
     await accept(id, 'node.completed');

@@ -69,9 +69,7 @@ function orbit(role: 'api' | 'worker', databaseUrl: string): Orbit {
 }
 
 async function baseUrl(run: Orbit, pattern: RegExp): Promise<string> {
-  await expect
-    .poll(() => run.child.exitCode !== null || pattern.test(run.stdout), { timeout: 60_000, interval: 50 })
-    .toBe(true);
+  await expect.poll(() => run.child.exitCode !== null || pattern.test(run.stdout), { timeout: 60_000, interval: 50 }).toBe(true);
   const url = pattern.exec(run.stdout)?.[1];
   if (url === undefined) throw new Error(`orbit exited before listening\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
   await expect.poll(async () => (await fetch(`${url}/readyz`)).status, { timeout: 10_000, interval: 50 }).toBe(200);
@@ -214,7 +212,10 @@ describe.skipIf(process.platform !== 'linux')('one API and two workers against o
       const runIds: string[] = [];
       await Promise.all(
         Array.from({ length: RUNS }, async (_, index) => {
-          const created = await api(apiUrl, 'POST', '/v1/runs', { workflowId: `wf_scale_${index % 5}`, webhook: { url: (receivers[index % receivers.length] as Receiver).url } });
+          const created = await api(apiUrl, 'POST', '/v1/runs', {
+            workflowId: `wf_scale_${index % 5}`,
+            webhook: { url: (receivers[index % receivers.length] as Receiver).url },
+          });
           expect(created.status).toBe(201);
           const runId = created.body.id as string;
           runIds.push(runId);
@@ -230,7 +231,10 @@ describe.skipIf(process.platform !== 'linux')('one API and two workers against o
       const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
       try {
         await expect
-          .poll(async () => (await sql`select count(*)::int as n from messages where status = 'succeeded'`)[0]?.n, { timeout: 30_000, interval: 100 })
+          .poll(async () => (await sql`select count(*)::int as n from messages where status = 'succeeded'`)[0]?.n, {
+            timeout: 30_000,
+            interval: 100,
+          })
           .toBe(MESSAGES);
         // A late duplicate would arrive within moments of the last record: give it the chance.
         await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -256,7 +260,9 @@ describe.skipIf(process.platform !== 'linux')('one API and two workers against o
       // Each worker's own counters, scraped from its ops server, agree with what the receiver saw.
       const scraped = await Promise.all(workerUrls.map(async (url) => (await fetch(`${url}/metrics`)).text()));
       const counted = scraped.map((text) => metricSum(text, 'orbit_attempts_total'));
-      console.info(`scale-out: ${MESSAGES} messages; delivered per worker (receiver's view): ${byWorker.join(', ')}; orbit_attempts_total per worker: ${counted.join(', ')}`);
+      console.info(
+        `scale-out: ${MESSAGES} messages; delivered per worker (receiver's view): ${byWorker.join(', ')}; orbit_attempts_total per worker: ${counted.join(', ')}`,
+      );
       expect(counted).toEqual(byWorker);
 
       // The API exports the database-wide gauges; the backlog is drained.

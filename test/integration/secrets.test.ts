@@ -161,7 +161,10 @@ describe('no error answer echoes a secret', () => {
 
       const value = 'Bearer token-that-must-not-be-echoed';
       const refused = await api.call('POST', '/v1/runs', {
-        body: { workflowId: 'wf_1', webhook: { url: 'http://127.0.0.1:9/hook', headers: { 'X-Auth': `${value}\r\nInjected: 1`, 'svix-id': value } } },
+        body: {
+          workflowId: 'wf_1',
+          webhook: { url: 'http://127.0.0.1:9/hook', headers: { 'X-Auth': `${value}\r\nInjected: 1`, 'svix-id': value } },
+        },
       });
       expect(refused.status).toBe(422);
       expect(refused.body.error.code).toBe('validation_failed');

@@ -215,7 +215,9 @@ describe('SSRF guard', () => {
     try {
       const result = await sender({ allow: [] }).send({ url, headers, body });
       expect(result.failure?.kind).toBe('blocked');
-      expect(result.failure?.message).toMatch(/^host localhost resolves to address (127\.0\.0\.1|::1), which is loopback; set ORBIT_ALLOW_PRIVATE_NETWORKS=/);
+      expect(result.failure?.message).toMatch(
+        /^host localhost resolves to address (127\.0\.0\.1|::1), which is loopback; set ORBIT_ALLOW_PRIVATE_NETWORKS=/,
+      );
     } finally {
       diagnostics.unsubscribe('net.server.socket', count);
     }

@@ -43,7 +43,10 @@ export interface TestApiOptions {
 }
 
 /** Calls an app in-process with real Requests; `key` defaults to `adminKey`, null sends none. */
-export function apiCaller(app: { request: (path: string, init: RequestInit) => Response | Promise<Response> }, adminKey: string): TestApi['call'] {
+export function apiCaller(
+  app: { request: (path: string, init: RequestInit) => Response | Promise<Response> },
+  adminKey: string,
+): TestApi['call'] {
   return async (method, path, callOptions = {}) => {
     const headers: Record<string, string> = { ...callOptions.headers };
     const key = callOptions.key === undefined ? adminKey : callOptions.key;

@@ -161,7 +161,11 @@ export async function queueMessages(h: DeliveryHarness, inputs: readonly Message
     for (let i = 0; i < rows.length; i += 1000) {
       const chunk = rows.slice(i, i + 1000);
       await tx.insert(messages).values(chunk);
-      await enqueueDeliveries(h.boss, chunk.map((row) => ({ messageId: row.id, step: 1, trigger: 'scheduled' as const })), tx);
+      await enqueueDeliveries(
+        h.boss,
+        chunk.map((row) => ({ messageId: row.id, step: 1, trigger: 'scheduled' as const })),
+        tx,
+      );
     }
   });
   h.deps.onEnqueued();

@@ -25,7 +25,11 @@ export async function queueGroupedMessages(h: DeliveryHarness, tenantId: string,
     for (let i = 0; i < rows.length; i += 1000) {
       const chunk = rows.slice(i, i + 1000);
       await tx.insert(messages).values(chunk);
-      await enqueueDeliveries(h.boss, chunk.map((row) => ({ messageId: row.id, step: 1, trigger: 'scheduled' as const, url })), tx);
+      await enqueueDeliveries(
+        h.boss,
+        chunk.map((row) => ({ messageId: row.id, step: 1, trigger: 'scheduled' as const, url })),
+        tx,
+      );
     }
   });
   h.deps.onEnqueued();

@@ -75,7 +75,8 @@ export async function insertAttempt(db: Queryable, seed: AttemptSeed): Promise<s
   const id = newId('att', seed.startedAt.getTime());
   const status = seed.responseStatus;
   const outcome = seed.outcome ?? (status !== null && status >= 200 && status < 300 ? 'succeeded' : 'failed');
-  const errorKind = outcome === 'succeeded' ? null : status === null ? 'timeout' : status >= 300 && status < 400 ? 'redirect' : 'http_status';
+  const errorKind =
+    outcome === 'succeeded' ? null : status === null ? 'timeout' : status >= 300 && status < 400 ? 'redirect' : 'http_status';
   await db.insert(attempts).values({
     id,
     messageId: seed.messageId,

@@ -119,7 +119,13 @@ describe('loadConfig accepted values', () => {
 
   it('ORBIT_ALLOW_PRIVATE_NETWORKS takes IPv4 and IPv6 CIDRs and bare addresses', () => {
     const config = loadConfig({ ORBIT_ALLOW_PRIVATE_NETWORKS: '10.0.0.0/8, 127.0.0.1/32,::1/128,192.168.1.7,fd00::/8' });
-    expect(config.allowPrivateNetworks.map((cidr) => cidr.text)).toEqual(['10.0.0.0/8', '127.0.0.1/32', '::1/128', '192.168.1.7', 'fd00::/8']);
+    expect(config.allowPrivateNetworks.map((cidr) => cidr.text)).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1/32',
+      '::1/128',
+      '192.168.1.7',
+      'fd00::/8',
+    ]);
     expect(config.allowPrivateNetworks.map((cidr) => cidr.range[1])).toEqual([8, 32, 128, 32, 8]);
   });
 

@@ -84,7 +84,9 @@ describe('createMetrics', () => {
 
     expect(metrics.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     for (const name of exposition.types.keys()) expect(name).toMatch(/^orbit_/);
-    expect(Object.fromEntries([...exposition.types].filter(([name]) => !name.startsWith('orbit_process') && !name.startsWith('orbit_nodejs')))).toEqual({
+    expect(
+      Object.fromEntries([...exposition.types].filter(([name]) => !name.startsWith('orbit_process') && !name.startsWith('orbit_nodejs'))),
+    ).toEqual({
       orbit_events_accepted_total: 'counter',
       orbit_attempts_total: 'counter',
       orbit_attempt_duration_seconds: 'histogram',

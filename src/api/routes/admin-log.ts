@@ -131,7 +131,14 @@ const recoverRoute = createRoute({
       required: true,
       ...json(
         z
-          .object({ since: TimeValue, until: TimeValue.optional(), tenantId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a valid id').optional() })
+          .object({
+            since: TimeValue,
+            until: TimeValue.optional(),
+            tenantId: z
+              .string()
+              .regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a valid id')
+              .optional(),
+          })
           .openapi('Recover'),
       ),
     },
@@ -154,7 +161,10 @@ const StatsSchema = z
     since: z.string(),
     until: z.string(),
     messages: z.object({ pending: z.number().int(), succeeded: z.number().int(), failed: z.number().int(), total: z.number().int() }),
-    successRate: z.number().nullable().openapi({ description: 'succeeded / (succeeded + failed) of the messages created since; null when none finished' }),
+    successRate: z
+      .number()
+      .nullable()
+      .openapi({ description: 'succeeded / (succeeded + failed) of the messages created since; null when none finished' }),
     attempts: z.object({
       total: z.number().int(),
       succeeded: z.number().int(),
@@ -164,7 +174,15 @@ const StatsSchema = z
     }),
     oldestPendingAgeMs: z.number().nullable().openapi({ description: 'age of the oldest pending message (any time); null when none' }),
     queues: z
-      .array(z.object({ name: z.string(), queued: z.number().int(), ready: z.number().int(), deferred: z.number().int(), active: z.number().int() }))
+      .array(
+        z.object({
+          name: z.string(),
+          queued: z.number().int(),
+          ready: z.number().int(),
+          deferred: z.number().int(),
+          active: z.number().int(),
+        }),
+      )
       .openapi({ description: 'delivery queue depth as of the queue monitor’s last pass (about once a minute)' }),
   })
   .openapi('DeliveryStats');

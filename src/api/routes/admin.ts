@@ -70,7 +70,10 @@ const signingSecretRoute = createRoute({
   summary: "Read a tenant's current signing secret",
   request: { params: TenantParams },
   responses: {
-    200: { description: 'the current secret', ...json(z.object({ tenantId: z.string(), signingSecret: z.string() }).openapi('SigningSecret')) },
+    200: {
+      description: 'the current secret',
+      ...json(z.object({ tenantId: z.string(), signingSecret: z.string() }).openapi('SigningSecret')),
+    },
     ...errorResponses(401, 403, 404),
   },
 });

@@ -5,7 +5,6 @@ import { parseDuration } from '../../lib/durations.ts';
 import { isValidIterator, ITERATOR_RULE, MESSAGE_STATUS_VALUES } from '../../services/delivery-log.ts';
 import { EventTypeSchema } from '../schemas.ts';
 
-
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 export const IdQuery = (example: string) => z.string().regex(ID, 'not a valid id').optional().openapi({ example });
 
@@ -34,7 +33,11 @@ export const TimeValue = z
     }
     return { at };
   })
-  .openapi({ type: 'string', example: '2026-02-18T12:00:00Z', description: 'an ISO 8601 time, or a duration before now (`30m`, `24h`, `7d`)' });
+  .openapi({
+    type: 'string',
+    example: '2026-02-18T12:00:00Z',
+    description: 'an ISO 8601 time, or a duration before now (`30m`, `24h`, `7d`)',
+  });
 
 export function resolveTime(input: TimeInput, now: Date): Date;
 export function resolveTime(input: TimeInput | undefined, now: Date): Date | undefined;

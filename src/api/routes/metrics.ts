@@ -11,10 +11,13 @@ const metricsRoute = createRoute({
   // No key: scrapers do not authenticate (the document's default is the bearer key).
   security: [],
   description:
-    'The process\'s metrics in the Prometheus text format, names prefixed `orbit_`. No authentication: expose it to your scraper only. The database gauges (`orbit_messages_pending`, `orbit_oldest_pending_age_seconds`, `orbit_queue_depth`) come from API processes; workers export their own counters on their own port.',
+    "The process's metrics in the Prometheus text format, names prefixed `orbit_`. No authentication: expose it to your scraper only. The database gauges (`orbit_messages_pending`, `orbit_oldest_pending_age_seconds`, `orbit_queue_depth`) come from API processes; workers export their own counters on their own port.",
   responses: {
     200: { description: 'metrics', content: { 'text/plain': { schema: z.string() } } },
-    503: { description: 'the metrics could not be read (the database gauges failed): the scrape counts as down', content: { 'text/plain': { schema: z.string() } } },
+    503: {
+      description: 'the metrics could not be read (the database gauges failed): the scrape counts as down',
+      content: { 'text/plain': { schema: z.string() } },
+    },
   },
 });
 
