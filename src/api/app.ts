@@ -1,5 +1,4 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { matchedRoutes } from 'hono/route';
@@ -14,6 +13,7 @@ import { errorResponse, handleError } from './errors.ts';
 import { adminTenantRoutes } from './routes/admin.ts';
 import { adminLogRoutes } from './routes/admin-log.ts';
 import { deliveryRoutes } from './routes/deliveries.ts';
+import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { runRoutes } from './routes/runs.ts';
@@ -143,7 +143,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     scheme: 'bearer',
     description: 'an Orbit API key (gx_…)',
   });
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Orbit API' }));
+  app.route('/', docsRoutes());
 
   app.notFound((c) => errorResponse(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => handleError(error, c, logger));

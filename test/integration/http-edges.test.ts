@@ -609,6 +609,27 @@ describe('operations routes', () => {
     expect(docs.headers.get('content-type')).toMatch(/text\/html/);
     expect(String(docs.body)).toContain('/openapi.json');
   });
+
+  it('/docs is served whole by Orbit: every script is local and the bundle is cached for good (regression: it loaded from a CDN)', async () => {
+    const docs = await api.call('GET', '/docs', { key: null });
+    const page = String(docs.body);
+    expect(page).toContain('<a href="/openapi.json">');
+    const scripts = [...page.matchAll(/<script src="([^"]+)"/g)].map((match) => match[1] as string);
+    expect(scripts.length).toBeGreaterThanOrEqual(2);
+    expect(page).not.toMatch(/https?:\/\//);
+    for (const src of scripts) {
+      expect(src.startsWith('/docs/assets/')).toBe(true);
+      const asset = await api.call('GET', src, { key: null });
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get('content-type')).toMatch(/javascript/);
+    }
+    const bundle = await api.call('GET', scripts.find((src) => src.includes('scalar-')) as string, { key: null });
+    expect(bundle.headers.get('cache-control')).toContain('immutable');
+    expect(String(bundle.body).length).toBeGreaterThan(100_000);
+    const init = await api.call('GET', '/docs/assets/init.js', { key: null });
+    expect(String(init.body)).toContain('telemetry: false');
+    expect((await api.call('GET', '/docs/assets/scalar-0000000000000000.js', { key: null })).status).toBe(404);
+  });
 });
 
 /** JSON text with object keys sorted, own `__proto__` keys included. */
