@@ -140,6 +140,14 @@ export const EventAcceptedSchema = z
   })
   .openapi('EventAccepted');
 
+export const ValidSigningSecretSchema = z
+  .object({
+    signingSecret: z.string(),
+    createdAt: z.string(),
+    expiresAt: z.string().nullable().openapi({ description: 'null for the current secret' }),
+  })
+  .openapi('ValidSigningSecret');
+
 export const TenantSchema = z.object({ id: z.string(), name: z.string(), createdAt: z.string() }).openapi('Tenant');
 
 export const errorResponses = (...statuses: Array<400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 503>) =>

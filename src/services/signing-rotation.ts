@@ -1,6 +1,6 @@
 /**
- * `POST /v1/admin/tenants/{id}/signing-secret/rotate`: a new current signing secret; the previous
- * current one keeps signing (deliveries carry one `v1,…` entry per valid secret) until
+ * `POST /v1/admin/tenants/{id}/signing-secret/rotate`: a new current signing secret; every secret
+ * valid before keeps signing (deliveries carry one `v1,…` entry per valid secret) until
  * now + grace period, so receivers can switch without rejecting a delivery.
  */
 import { eq } from 'drizzle-orm';
@@ -8,6 +8,7 @@ import { tenants } from '../db/schema.ts';
 import { notFound, OrbitError } from '../domain/errors.ts';
 import { generateSigningSecret, normaliseSigningSecret, parseSigningSecret, SIGNING_SECRET_RULE } from '../domain/signing.ts';
 import type { ServiceDeps } from './deps.ts';
+import { validSigningSecrets, type ValidSigningSecret } from './signing-secrets.ts';
 import { replaceSigningSecret } from './tenants.ts';
 
 export const DEFAULT_GRACE_MS = 24 * 3_600_000;
@@ -23,8 +24,10 @@ export interface RotateInput {
 export interface RotatedSecret {
   tenantId: string;
   signingSecret: string;
-  /** When the previous current secret stops signing; null when the tenant had none. */
+  /** When the secrets valid before this rotation stop signing; null when the tenant had none. */
   previousSecretExpiresAt: string | null;
+  /** Every secret that signs from now on, newest first, with its expiry. */
+  secrets: ValidSigningSecret[];
 }
 
 export async function rotateSigningSecret(
@@ -50,6 +53,7 @@ export async function rotateSigningSecret(
     const now = deps.clock.now();
     const expiresAt = new Date(now.getTime() + grace);
     const hadPrevious = await replaceSigningSecret(deps, tx, tenantId, secret, now, expiresAt);
-    return { tenantId, signingSecret: secret, previousSecretExpiresAt: hadPrevious ? expiresAt.toISOString() : null };
+    const secrets = await validSigningSecrets(tx, deps.cipher, tenantId, now);
+    return { tenantId, signingSecret: secret, previousSecretExpiresAt: hadPrevious ? expiresAt.toISOString() : null, secrets };
   });
 }

@@ -33,6 +33,27 @@ export async function activeSigningSecrets(
   return result;
 }
 
+export interface ValidSigningSecret {
+  signingSecret: string;
+  createdAt: string;
+  /** Null for the current secret; when a rotation's grace period ends for an older one. */
+  expiresAt: string | null;
+}
+
+/** A tenant's secrets that sign deliveries now, newest (the current one) first, with their expiries. */
+export async function validSigningSecrets(db: Queryable, cipher: SecretCipher, tenantId: string, now: Date): Promise<ValidSigningSecret[]> {
+  const rows = await db
+    .select({ secret: signingSecrets.secret, createdAt: signingSecrets.createdAt, expiresAt: signingSecrets.expiresAt })
+    .from(signingSecrets)
+    .where(and(eq(signingSecrets.tenantId, tenantId), or(isNull(signingSecrets.expiresAt), gt(signingSecrets.expiresAt, now))))
+    .orderBy(desc(signingSecrets.createdAt), desc(signingSecrets.id));
+  return rows.map((row) => ({
+    signingSecret: cipher.open(row.secret),
+    createdAt: row.createdAt.toISOString(),
+    expiresAt: row.expiresAt?.toISOString() ?? null,
+  }));
+}
+
 /** The tenant's current secret (the newest one that does not expire), in clear. */
 export async function currentSigningSecret(db: Queryable, cipher: SecretCipher, tenantId: string): Promise<string | null> {
   const [row] = await db

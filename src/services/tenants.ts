@@ -1,12 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { and, desc, eq, isNull, lt } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import { apiKeys, signingSecrets, tenants } from '../db/schema.ts';
 import type { Queryable } from '../db/client.ts';
 import { notFound } from '../domain/errors.ts';
 import { generateSigningSecret, normaliseSigningSecret } from '../domain/signing.ts';
 import { newId, randomToken } from '../lib/ids.ts';
 import type { ServiceDeps } from './deps.ts';
-import { currentSigningSecret } from './signing-secrets.ts';
+import { validSigningSecrets, type ValidSigningSecret } from './signing-secrets.ts';
 
 export type KeyScope = 'tenant' | 'admin';
 
@@ -66,8 +66,10 @@ export async function insertSigningSecret(
 }
 
 /**
- * Makes `secret` the tenant's current signing secret; the previous current one keeps signing until
- * `previousExpiresAt` (now, for none). Returns whether there was a previous one.
+ * Makes `secret` the tenant's current signing secret. Every secret still valid (the previous current
+ * one and any older one still in a grace period) keeps signing until `previousExpiresAt` at the
+ * latest, so a rotation after a leak with no grace period retires them all at once. Returns whether
+ * any secret was still valid.
  */
 export async function replaceSigningSecret(
   deps: Pick<ServiceDeps, 'cipher'>,
@@ -77,13 +79,14 @@ export async function replaceSigningSecret(
   now: Date,
   previousExpiresAt: Date,
 ): Promise<boolean> {
-  const previous = await db
+  const until = previousExpiresAt.toISOString();
+  const retired = await db
     .update(signingSecrets)
-    .set({ expiresAt: previousExpiresAt })
-    .where(and(eq(signingSecrets.tenantId, tenantId), isNull(signingSecrets.expiresAt)))
+    .set({ expiresAt: sql`least(coalesce(${signingSecrets.expiresAt}, ${until}::timestamptz), ${until}::timestamptz)` })
+    .where(and(eq(signingSecrets.tenantId, tenantId), or(isNull(signingSecrets.expiresAt), gt(signingSecrets.expiresAt, now))))
     .returning({ id: signingSecrets.id });
   await insertSigningSecret(deps, db, tenantId, secret, now);
-  return previous.length > 0;
+  return retired.length > 0;
 }
 
 /** A new tenant with its first (tenant-scoped) key and its signing secret, both shown once. */
@@ -124,12 +127,16 @@ export async function getTenant(deps: ServiceDeps, tenantId: string): Promise<Te
   return toTenantView(row);
 }
 
-/** The tenant's current signing secret, for an admin who needs to hand it to a receiver again. */
-export async function getTenantSigningSecret(deps: ServiceDeps, tenantId: string): Promise<{ tenantId: string; signingSecret: string }> {
+/** The tenant's current signing secret and every one still valid, for an admin who hands them to receivers. */
+export async function getTenantSigningSecret(
+  deps: ServiceDeps,
+  tenantId: string,
+): Promise<{ tenantId: string; signingSecret: string; secrets: ValidSigningSecret[] }> {
   await getTenant(deps, tenantId);
-  const secret = await currentSigningSecret(deps.db, deps.cipher, tenantId);
-  if (!secret) throw notFound('signing secret');
-  return { tenantId, signingSecret: secret };
+  const secrets = await validSigningSecrets(deps.db, deps.cipher, tenantId, deps.clock.now());
+  const current = secrets.find((secret) => secret.expiresAt === null);
+  if (!current) throw notFound('signing secret');
+  return { tenantId, signingSecret: current.signingSecret, secrets };
 }
 
 export async function issueApiKey(deps: ServiceDeps, tenantId: string, scope: KeyScope): Promise<IssuedKey> {

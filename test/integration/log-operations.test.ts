@@ -319,6 +319,14 @@ describe('signing-secret rotation', () => {
       tenantId: tenant.id,
       signingSecret: expect.stringMatching(/^whsec_/),
       previousSecretExpiresAt: new Date(NOW.getTime() + 3_600_000).toISOString(),
+      secrets: [
+        { signingSecret: rotated.signingSecret, createdAt: NOW.toISOString(), expiresAt: null },
+        {
+          signingSecret: tenant.signingSecret,
+          createdAt: expect.any(String),
+          expiresAt: new Date(NOW.getTime() + 3_600_000).toISOString(),
+        },
+      ],
     });
     expect(rotated.signingSecret).not.toBe(tenant.signingSecret);
     expect(await currentSigningSecret(api.deps.db, api.deps.cipher, tenant.id)).toBe(rotated.signingSecret);
@@ -361,7 +369,7 @@ describe('signing-secret rotation', () => {
     const known = generateSigningSecret();
     const answer = await call('POST', `/v1/admin/tenants/${tenant.id}/signing-secret/rotate`, { body: { secret: known } });
     expect(answer.status).toBe(200);
-    expect(answer.body).toEqual({
+    expect(answer.body).toMatchObject({
       tenantId: tenant.id,
       signingSecret: known,
       previousSecretExpiresAt: new Date(NOW.getTime() + 86_400_000).toISOString(),
@@ -372,10 +380,35 @@ describe('signing-secret rotation', () => {
     expect(bare.status).toBe(200);
     const active = await activeSigningSecrets(api.deps.db, api.deps.cipher, [tenant.id], clock.now());
     expect(active.get(tenant.id)).toEqual([bare.body.signingSecret, known, tenant.signingSecret]);
-    const withSeconds = await call('POST', `/v1/admin/tenants/${tenant.id}/signing-secret/rotate`, { body: { gracePeriod: 0 } });
-    expect(withSeconds.body.previousSecretExpiresAt).toBe(clock.now().toISOString());
-    const afterZero = await activeSigningSecrets(api.deps.db, api.deps.cipher, [tenant.id], clock.now());
-    expect(afterZero.get(tenant.id)).toEqual([withSeconds.body.signingSecret, known, tenant.signingSecret]);
+  });
+
+  it('a rotation with gracePeriod 0 retires every older secret at once (regression: after two rotations the first kept signing until its own expiry)', async () => {
+    clock.set(NOW);
+    const tenant = await createTenant(api.deps, 'leaked');
+    const path = `/v1/admin/tenants/${tenant.id}/signing-secret/rotate`;
+    const first = await call('POST', path, { body: { gracePeriod: '24h' } });
+    clock.advance(1_000);
+    const second = await call('POST', path, { body: { gracePeriod: '1h' } });
+    // The 1 h grace period applies to both older secrets; it never lengthens one.
+    expect(second.body.secrets.map((secret: { expiresAt: string | null }) => secret.expiresAt)).toEqual([
+      null,
+      new Date(clock.now().getTime() + 3_600_000).toISOString(),
+      new Date(clock.now().getTime() + 3_600_000).toISOString(),
+    ]);
+    clock.advance(1_000);
+    const leaked = await call('POST', path, { body: { gracePeriod: 0 } });
+    expect(leaked.status).toBe(200);
+    expect(leaked.body.previousSecretExpiresAt).toBe(clock.now().toISOString());
+    expect(leaked.body.secrets).toEqual([
+      { signingSecret: leaked.body.signingSecret, createdAt: clock.now().toISOString(), expiresAt: null },
+    ]);
+    const active = await activeSigningSecrets(api.deps.db, api.deps.cipher, [tenant.id], clock.now());
+    expect(active.get(tenant.id)).toEqual([leaked.body.signingSecret]);
+    for (const retired of [tenant.signingSecret, first.body.signingSecret, second.body.signingSecret]) {
+      expect(active.get(tenant.id)).not.toContain(retired);
+    }
+    const read = await call('GET', `/v1/admin/tenants/${tenant.id}/signing-secret`);
+    expect(read.body.secrets).toHaveLength(1);
   });
 
   it('refuses bad input with 422, an unknown tenant with 404', async () => {

@@ -152,7 +152,11 @@ describe('GET /v1/admin/tenants/{id}/signing-secret', () => {
   it("answers the tenant's current secret", async () => {
     const read = await api.call('GET', `/v1/admin/tenants/${other.id}/signing-secret`);
     expect(read.status).toBe(200);
-    expect(read.body).toEqual({ tenantId: other.id, signingSecret: other.signingSecret });
+    expect(read.body).toEqual({
+      tenantId: other.id,
+      signingSecret: other.signingSecret,
+      secrets: [{ signingSecret: other.signingSecret, createdAt: expect.any(String), expiresAt: null }],
+    });
   });
 
   it('answers 404 for an unknown tenant and 403 for a tenant key', async () => {

@@ -16,7 +16,7 @@ import { recover } from '../../services/recovery.ts';
 import { MAX_GRACE_MS, rotateSigningSecret } from '../../services/signing-rotation.ts';
 import { deliveryStats } from '../../services/stats.ts';
 import type { ApiEnv } from '../auth.ts';
-import { errorResponses, EventTypeSchema, IdParam, json, LimitQuery, pageOf, storableText } from '../schemas.ts';
+import { errorResponses, EventTypeSchema, IdParam, json, LimitQuery, pageOf, storableText, ValidSigningSecretSchema } from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 import {
   AttemptSchema,
@@ -216,7 +216,7 @@ const rotateRoute = createRoute({
   tags: ['Admin: tenants'],
   summary: "Rotate a tenant's signing secret",
   description:
-    'Makes a new current secret (generated, or `secret` when given). The previous one keeps signing — every delivery carries one signature per valid secret — until `previousSecretExpiresAt`. Read the current secret back with `GET /v1/admin/tenants/{id}/signing-secret`.',
+    'Makes a new current secret (generated, or `secret` when given). Every secret valid before keeps signing — every delivery carries one signature per valid secret — until `previousSecretExpiresAt` at the latest; `gracePeriod: 0` retires them all at once (after a leak). `secrets` lists the secrets that sign from now on. Read the current secret back with `GET /v1/admin/tenants/{id}/signing-secret`.',
   request: {
     params: z.object({ id: IdParam('id', 'ten_08QAIw9MnoEyeUVwXmXpDng') }),
     body: {
@@ -240,7 +240,12 @@ const rotateRoute = createRoute({
       description: 'the new secret',
       ...json(
         z
-          .object({ tenantId: z.string(), signingSecret: z.string(), previousSecretExpiresAt: z.string().nullable() })
+          .object({
+            tenantId: z.string(),
+            signingSecret: z.string(),
+            previousSecretExpiresAt: z.string().nullable(),
+            secrets: z.array(ValidSigningSecretSchema),
+          })
           .openapi('RotatedSigningSecret'),
       ),
     },

@@ -2,7 +2,17 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { ServiceDeps } from '../../services/deps.ts';
 import { createTenant, getTenantSigningSecret, issueApiKey, listTenants, revokeApiKey } from '../../services/tenants.ts';
 import type { ApiEnv } from '../auth.ts';
-import { errorResponses, json, IdParam, IteratorQuery, LimitQuery, pageOf, storableText, TenantSchema } from '../schemas.ts';
+import {
+  errorResponses,
+  json,
+  IdParam,
+  IteratorQuery,
+  LimitQuery,
+  pageOf,
+  storableText,
+  TenantSchema,
+  ValidSigningSecretSchema,
+} from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 
 const TenantParams = z.object({ id: IdParam('id', 'ten_08QAIw9MnoEyeUVwXmXpDng') });
@@ -67,12 +77,14 @@ const signingSecretRoute = createRoute({
   method: 'get',
   path: '/admin/tenants/{id}/signing-secret',
   tags: ['Admin: tenants'],
-  summary: "Read a tenant's current signing secret",
+  summary: "Read a tenant's current signing secret and every secret still valid, with their expiries",
   request: { params: TenantParams },
   responses: {
     200: {
-      description: 'the current secret',
-      ...json(z.object({ tenantId: z.string(), signingSecret: z.string() }).openapi('SigningSecret')),
+      description: 'the current secret, and in `secrets` every valid one, newest first',
+      ...json(
+        z.object({ tenantId: z.string(), signingSecret: z.string(), secrets: z.array(ValidSigningSecretSchema) }).openapi('SigningSecret'),
+      ),
     },
     ...errorResponses(401, 403, 404),
   },
