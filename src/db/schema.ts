@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { customType, index, integer, json, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { ATTEMPT_ERROR_KINDS, ATTEMPT_OUTCOMES, ATTEMPT_TRIGGERS, MESSAGE_STATUSES } from '../domain/delivery.ts';
 
 /** Ids are time-ordered text; the C collation keeps byte order so `ORDER BY id` is creation order. */
 const id = customType<{ data: string }>({ dataType: () => 'text COLLATE "C"' });
@@ -114,8 +115,6 @@ export const events = pgTable(
   (t) => [index('events_run_idx').on(t.runId, t.id)],
 );
 
-export const MESSAGE_STATUSES = ['pending', 'succeeded', 'failed'] as const;
-
 /** One event to be delivered to one webhook. Its id is the `svix-id`; `payload` is fixed at creation. */
 export const messages = pgTable(
   'messages',
@@ -149,8 +148,6 @@ export const messages = pgTable(
   ],
 );
 
-export const ATTEMPT_ERROR_KINDS = ['timeout', 'connection', 'dns', 'tls', 'blocked', 'redirect', 'http_status'] as const;
-
 export const attempts = pgTable(
   'attempts',
   {
@@ -158,8 +155,8 @@ export const attempts = pgTable(
     messageId: id('message_id').notNull(),
     tenantId: id('tenant_id').notNull(),
     attempt: smallint('attempt').notNull(),
-    trigger: text('trigger', { enum: ['scheduled', 'manual'] }).notNull(),
-    outcome: text('outcome', { enum: ['succeeded', 'failed'] }).notNull(),
+    trigger: text('trigger', { enum: ATTEMPT_TRIGGERS }).notNull(),
+    outcome: text('outcome', { enum: ATTEMPT_OUTCOMES }).notNull(),
     startedAt: at('started_at').notNull(),
     durationMs: integer('duration_ms').notNull(),
     responseStatus: smallint('response_status'),

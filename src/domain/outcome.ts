@@ -1,8 +1,6 @@
 /** How one attempt ended, in the words of CONTRACT §5. Pure. */
 
-/** The 7 kinds of attempt error (CONTRACT §5); mirrors ATTEMPT_ERROR_KINDS in db/schema.ts. */
-export const ATTEMPT_ERROR_KINDS = ['timeout', 'connection', 'dns', 'tls', 'blocked', 'redirect', 'http_status'] as const;
-export type AttemptErrorKind = (typeof ATTEMPT_ERROR_KINDS)[number];
+import type { AttemptErrorKind, AttemptOutcome } from './delivery.ts';
 
 /** What the sender reports when no HTTP answer came. */
 export type TransportFailureKind = 'timeout' | 'connection' | 'dns' | 'tls' | 'blocked';
@@ -10,8 +8,6 @@ export interface TransportFailure {
   kind: TransportFailureKind;
   message: string;
 }
-
-export type AttemptOutcome = 'succeeded' | 'failed';
 
 export interface AttemptClassification {
   outcome: AttemptOutcome;

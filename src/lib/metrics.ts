@@ -9,9 +9,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export const METRIC_PREFIX = 'orbit_';
 
-/** Mirrors ATTEMPT_ERROR_KINDS in domain/outcome.ts (lib may not import domain); `none` on success. */
-export type AttemptErrorKindLabel = 'timeout' | 'connection' | 'dns' | 'tls' | 'blocked' | 'redirect' | 'http_status';
-
 /** What /metrics reads from the database, once per scrape. */
 export interface GaugeSnapshot {
   /** Messages in status `pending`. */
@@ -36,9 +33,10 @@ export interface MetricsOptions {
 }
 
 export interface AttemptObservation {
-  outcome: 'succeeded' | 'failed';
-  /** null when the attempt succeeded. */
-  errorKind: AttemptErrorKindLabel | null;
+  /** An attempt outcome; the caller passes only the closed set of the domain. */
+  outcome: string;
+  /** An attempt error kind of the domain's closed set; null when the attempt succeeded. */
+  errorKind: string | null;
   durationSeconds: number;
 }
 

@@ -1,5 +1,6 @@
 import { sql as drizzleSql } from 'drizzle-orm';
 import { fromDrizzle, type DrizzleTransactionLike, type JobInsert, type PgBoss } from 'pg-boss';
+import { ATTEMPT_TRIGGERS, onSchedule, type AttemptTrigger } from '../domain/delivery.ts';
 import { uuidFromName } from '../lib/ids.ts';
 
 /** First attempts and retries use separate queues, so a retry backlog never delays fresh events. */
@@ -9,7 +10,7 @@ export interface DeliveryJob {
   messageId: string;
   /** The step of the retry ladder this job performs (1 = first attempt); 0 for a manual attempt. */
   step: number;
-  trigger: 'scheduled' | 'manual';
+  trigger: AttemptTrigger;
 }
 
 export interface PlannedDelivery extends DeliveryJob {
@@ -30,7 +31,7 @@ export function deliveryGroup(url: string | undefined): string | undefined {
 
 /** The job id of a scheduled step is derived from message and step: a repeated enqueue is a no-op. */
 export function deliveryJobId(job: DeliveryJob): string | undefined {
-  return job.trigger === 'scheduled' ? uuidFromName(`${job.messageId}:${job.step}`) : undefined;
+  return onSchedule(job.trigger) ? uuidFromName(`${job.messageId}:${job.step}`) : undefined;
 }
 
 function toInsert(job: PlannedDelivery): JobInsert<DeliveryJob> {
@@ -58,7 +59,7 @@ export async function enqueueDeliveries(boss: PgBoss, jobs: readonly PlannedDeli
 
 /** Later ladder steps go to the retry queue; first attempts and manual ones (asked for "now") do not. */
 function isRetry(job: DeliveryJob): boolean {
-  return job.trigger === 'scheduled' && job.step > 1;
+  return onSchedule(job.trigger) && job.step > 1;
 }
 
 /** Job data as stored by `enqueueDeliveries`; null for anything else (a foreign or corrupt job). */
@@ -66,6 +67,6 @@ export function parseDeliveryJob(data: unknown): DeliveryJob | null {
   if (typeof data !== 'object' || data === null) return null;
   const { messageId, step, trigger } = data as Record<string, unknown>;
   if (typeof messageId !== 'string' || typeof step !== 'number' || !Number.isInteger(step) || step < 0) return null;
-  if (trigger !== 'scheduled' && trigger !== 'manual') return null;
-  return { messageId, step, trigger };
+  if (!ATTEMPT_TRIGGERS.includes(trigger as AttemptTrigger)) return null;
+  return { messageId, step, trigger: trigger as AttemptTrigger };
 }

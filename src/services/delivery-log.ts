@@ -8,16 +8,11 @@
  */
 import { and, asc, desc, eq, gte, inArray, lt, sql, type AnyColumn } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
-import { attempts, MESSAGE_STATUSES, messages, runs } from '../db/schema.ts';
+import { attempts, messages, runs } from '../db/schema.ts';
 import { notFound, OrbitError } from '../domain/errors.ts';
-import type { AttemptErrorKind } from '../domain/outcome.ts';
+import type { AttemptErrorKind, AttemptOutcome, AttemptTrigger, MessageStatus } from '../domain/delivery.ts';
 import type { EventType } from '../domain/run.ts';
 import type { ServiceDeps } from './deps.ts';
-
-export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
-/** For the API layer, which does not import db/. */
-export const MESSAGE_STATUS_VALUES = MESSAGE_STATUSES;
-export type AttemptOutcome = 'succeeded' | 'failed';
 
 export interface MessageView {
   id: string;
@@ -37,7 +32,7 @@ export interface AttemptView {
   id: string;
   messageId: string;
   attempt: number;
-  trigger: 'scheduled' | 'manual';
+  trigger: AttemptTrigger;
   outcome: AttemptOutcome;
   startedAt: string;
   durationMs: number;

@@ -7,6 +7,7 @@ import { eq, inArray, sql as drizzleSql } from 'drizzle-orm';
 import pkg from '../../package.json' with { type: 'json' };
 import { messages } from '../db/schema.ts';
 import type { Queryable } from '../db/client.ts';
+import { onSchedule, type AttemptTrigger, type MessageStatus } from '../domain/delivery.ts';
 import { OrbitError } from '../domain/errors.ts';
 import { classifyAttempt, type AttemptClassification } from '../domain/outcome.ts';
 import { nextRetryDelay } from '../domain/schedule.ts';
@@ -60,7 +61,7 @@ export interface LoadedMessage {
   url: string;
   headers: Record<string, string>;
   payload: string;
-  status: 'pending' | 'succeeded' | 'failed';
+  status: MessageStatus;
   /** Attempts of the ladder already made (manual ones excluded). */
   scheduledAttempts: number;
 }
@@ -69,7 +70,7 @@ export interface LoadedMessage {
 export interface AttemptRecord {
   attempt_id: string;
   message_id: string;
-  trigger: 'scheduled' | 'manual';
+  trigger: AttemptTrigger;
   outcome: AttemptClassification['outcome'];
   started_at: string;
   duration_ms: number;
@@ -80,7 +81,7 @@ export interface AttemptRecord {
   /** The retry this attempt planned; null when none. */
   next_attempt_at: string | null;
   /** The message's status after a scheduled attempt; null for a manual one (status kept unless it succeeded). */
-  status: 'pending' | 'succeeded' | 'failed' | null;
+  status: MessageStatus | null;
   delivered_at: string | null;
 }
 
@@ -132,7 +133,7 @@ async function loadMessages(db: Queryable, ids: readonly string[]): Promise<Load
       // The ladder position, which manual attempts do not move: tells a stale scheduled job.
       // Spelled out: drizzle renders a column in a select list unqualified, which `attempts` would capture.
       scheduledAttempts: drizzleSql<number>`(select count(*) from attempts a
-        where a.message_id = "messages"."id" and a.trigger = 'scheduled')::int`,
+        where a.message_id = "messages"."id" and a.trigger <> 'manual')::int`,
     })
     .from(messages)
     .where(inArray(messages.id, [...ids]));
@@ -140,7 +141,7 @@ async function loadMessages(db: Queryable, ids: readonly string[]): Promise<Load
 
 /** A scheduled job runs only while its message is pending and its step is not done yet. */
 function isDue(job: DeliveryJob, message: LoadedMessage): boolean {
-  if (job.trigger === 'manual') return true;
+  if (!onSchedule(job.trigger)) return true;
   return message.status === 'pending' && job.step > message.scheduledAttempts;
 }
 
@@ -278,7 +279,7 @@ async function attemptOne(
   let nextAttemptAt: Date | null = null;
   if (outcome === 'succeeded') {
     status = 'succeeded';
-  } else if (job.trigger === 'scheduled') {
+  } else if (onSchedule(job.trigger)) {
     const delay = nextRetryDelay({
       attempt: job.step,
       schedule: deps.delivery.retrySchedule,

@@ -4,7 +4,14 @@
  */
 import { eq, sql } from 'drizzle-orm';
 import { messages } from '../db/schema.ts';
-import { ATTEMPT_ERROR_KINDS, type AttemptErrorKind, type AttemptOutcome } from '../domain/outcome.ts';
+import {
+  ATTEMPT_ERROR_KINDS,
+  onSchedule,
+  type AttemptErrorKind,
+  type AttemptOutcome,
+  type AttemptTrigger,
+  type MessageStatus,
+} from '../domain/delivery.ts';
 import type { GaugeSnapshot } from '../lib/metrics.ts';
 import { DELIVERY_QUEUES } from '../queue/delivery-queue.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -19,7 +26,7 @@ export type RecordedAttempt = {
   runId: string | null;
   /** The 1-based number the statement gave the attempt; null when not known. */
   attempt: number | null;
-  trigger: 'scheduled' | 'manual';
+  trigger: AttemptTrigger;
   outcome: AttemptOutcome;
   /** The receiver's HTTP status; null when no answer came. */
   responseStatus: number | null;
@@ -27,7 +34,7 @@ export type RecordedAttempt = {
   errorKind: string | null;
   durationMs: number;
   /** The message's status after this attempt (`failed` = exhausted); null when not known. */
-  messageStatus?: 'pending' | 'succeeded' | 'failed' | null;
+  messageStatus?: MessageStatus | null;
   /**
    * Seconds from the event's acceptance to the end of this attempt, only when this attempt is the
    * one that delivered the message (a manual retry of a delivered message does not count twice).
@@ -57,7 +64,7 @@ export function observeAttempts(deps: Pick<ServiceDeps, 'logger' | 'metrics'>, r
     try {
       const durationMs = numberOrNull(row.durationMs) ?? 0;
       const errorKind = row.outcome === 'succeeded' ? null : (errorKindOf(row.errorKind) ?? 'connection');
-      const exhausted = row.trigger === 'scheduled' && row.outcome === 'failed' && row.messageStatus === 'failed';
+      const exhausted = onSchedule(row.trigger) && row.outcome === 'failed' && row.messageStatus === 'failed';
       const line = {
         tenantId: row.tenantId,
         messageId: row.messageId,

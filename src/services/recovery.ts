@@ -6,12 +6,12 @@
  * `pending` and enqueues their jobs, so 100,000 messages never make one huge transaction or block
  * the API. A process that dies half-way leaves the rest `failed`: running recover again picks them up.
  *
- * The job is a `scheduled` attempt at the next ladder step (scheduled attempts so far + 1), not a
- * `manual` one: the worker leaves a message's status alone after a failed manual attempt, so a
- * message set `pending` for a manual job would stay pending forever. That step was never enqueued
- * (the ladder stopped before it), so its deterministic job id is fresh and a repeated batch is still
- * idempotent. If it fails, the ladder decides again: an exhausted message is `failed` again at once;
- * one stopped early by a 410 resumes its remaining delays.
+ * The job is a step of the retry schedule (steps so far + 1) with trigger `recover`, so the log tells
+ * it apart, and not a `manual` one: the worker leaves a message's status alone after a failed manual
+ * attempt, so a message set `pending` for a manual job would stay pending forever. That step was
+ * never enqueued (the schedule stopped before it), so its deterministic job id is fresh and a
+ * repeated batch is still idempotent. If it fails, the schedule decides again: an exhausted message
+ * is `failed` again at once; one stopped early by a 410 resumes its remaining delays.
  */
 import { and, desc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
 import { messages, tenants } from '../db/schema.ts';
@@ -100,11 +100,11 @@ async function requeueAll(deps: ServiceDeps, window: ReturnType<typeof and>, bat
           id: messages.id,
           url: messages.url,
           // Spelled out: drizzle renders a column unqualified in RETURNING, which would bind to a.id.
-          steps: sql<number>`(select count(*) from attempts a where a.message_id = messages.id and a.trigger = 'scheduled')::int`,
+          steps: sql<number>`(select count(*) from attempts a where a.message_id = messages.id and a.trigger <> 'manual')::int`,
         });
       await enqueueDeliveries(
         deps.boss,
-        rows.map((row) => ({ messageId: row.id, step: row.steps + 1, trigger: 'scheduled' as const, url: row.url })),
+        rows.map((row) => ({ messageId: row.id, step: row.steps + 1, trigger: 'recover' as const, url: row.url })),
         tx,
       );
       return rows.length;

@@ -4,11 +4,12 @@
  * whatever the window.
  */
 import { eq, gte, sql } from 'drizzle-orm';
-import { attempts, ATTEMPT_ERROR_KINDS, messages } from '../db/schema.ts';
+import { attempts, messages } from '../db/schema.ts';
+import { ATTEMPT_ERROR_KINDS, type AttemptErrorKind } from '../domain/delivery.ts';
 import { DELIVERY_QUEUES } from '../queue/delivery-queue.ts';
 import type { ServiceDeps } from './deps.ts';
 
-type ErrorKind = (typeof ATTEMPT_ERROR_KINDS)[number];
+type ErrorKind = AttemptErrorKind;
 
 export interface QueueDepth {
   name: string;

@@ -98,11 +98,11 @@ describe('recover', () => {
 
     for (const id of inWindow) {
       const jobs = await api.deps.boss.findJobs(DELIVERY_QUEUES.retry, { data: { messageId: id } });
-      expect(jobs.map((job) => job.data)).toEqual([{ messageId: id, step: 3, trigger: 'scheduled' }]);
+      expect(jobs.map((job) => job.data)).toEqual([{ messageId: id, step: 3, trigger: 'recover' }]);
     }
     // No scheduled attempt yet: the fresh step is the first one, on the first-attempt queue.
     const firstJobs = await api.deps.boss.findJobs(DELIVERY_QUEUES.first, { data: { messageId: ofB[0] } });
-    expect(firstJobs.map((job) => job.data)).toEqual([{ messageId: ofB[0], step: 1, trigger: 'scheduled' }]);
+    expect(firstJobs.map((job) => job.data)).toEqual([{ messageId: ofB[0], step: 1, trigger: 'recover' }]);
 
     // Nothing failed is left in the window: a second recover re-queues nothing.
     const again = await recover(api.deps, { since: hoursAgo(24), until: hoursAgo(1) });
@@ -165,11 +165,12 @@ describe('recover with the real worker', () => {
       await expect.poll(() => Promise.all([status(healed), status(broken)]), { timeout: 10_000 }).toEqual(['succeeded', 'failed']);
       expect((await getAttempts(h, healed)).map((a) => [a.attempt, a.trigger, a.outcome])).toEqual([
         [1, 'scheduled', 'failed'],
-        [2, 'scheduled', 'succeeded'],
+        // Regression: a recover's attempt was logged as `scheduled`.
+        [2, 'recover', 'succeeded'],
       ]);
-      expect((await getAttempts(h, broken)).map((a) => [a.attempt, a.outcome])).toEqual([
-        [1, 'failed'],
-        [2, 'failed'],
+      expect((await getAttempts(h, broken)).map((a) => [a.attempt, a.trigger, a.outcome])).toEqual([
+        [1, 'scheduled', 'failed'],
+        [2, 'recover', 'failed'],
       ]);
       // The same svix-id on every attempt.
       expect(back.requests.map((r) => r.headers['svix-id'])).toEqual([healed, healed]);

@@ -1,5 +1,6 @@
 /** The admin delivery log (CONTRACT §6): messages, attempts, recover, stats, signing-secret rotation. */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { ATTEMPT_OUTCOMES } from '../../domain/delivery.ts';
 import { parseSigningSecret, SIGNING_SECRET_RULE } from '../../domain/signing.ts';
 import { parseDuration } from '../../lib/durations.ts';
 import {
@@ -94,7 +95,7 @@ const listAttemptsRoute = createRoute({
   request: {
     query: z.object({
       messageId: IdQuery('msg_08QAIw9MnoEyeUVwXmXpDng'),
-      status: z.enum(['succeeded', 'failed']).optional(),
+      status: z.enum(ATTEMPT_OUTCOMES).optional(),
       statusCodeClass: z
         .string()
         .transform((text, ctx) => {
@@ -125,7 +126,7 @@ const recoverRoute = createRoute({
   tags: ['Admin: delivery log'],
   summary: 'Re-queue every failed message created in a window',
   description:
-    'Answers at once with how many `failed` messages were created in [`since`, `until`) (until defaults to now); each is set `pending` and gets one fresh attempt, queued in the background in batches of 1,000. An attempt that fails again leaves the message `failed` (or resumes its retry schedule if it had stopped early on a `410`). Safe to repeat.',
+    'Answers at once with how many `failed` messages were created in [`since`, `until`) (until defaults to now); each is set `pending` and gets one fresh attempt (logged with `trigger: recover`), queued in the background in batches of 1,000. An attempt that fails again leaves the message `failed` (or resumes its retry schedule if it had stopped early on a `410`). Safe to repeat.',
   request: {
     body: {
       required: true,

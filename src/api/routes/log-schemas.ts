@@ -2,7 +2,8 @@
 import { z } from '@hono/zod-openapi';
 import { OrbitError } from '../../domain/errors.ts';
 import { parseDuration } from '../../lib/durations.ts';
-import { isValidIterator, ITERATOR_RULE, MESSAGE_STATUS_VALUES } from '../../services/delivery-log.ts';
+import { ATTEMPT_ERROR_KINDS, ATTEMPT_OUTCOMES, ATTEMPT_TRIGGERS, MESSAGE_STATUSES } from '../../domain/delivery.ts';
+import { isValidIterator, ITERATOR_RULE } from '../../services/delivery-log.ts';
 import { EventTypeSchema } from '../schemas.ts';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -60,7 +61,7 @@ export function resolveWindow(
   return { since, until };
 }
 
-export const MessageStatusSchema = z.enum(MESSAGE_STATUS_VALUES).openapi('MessageStatus');
+export const MessageStatusSchema = z.enum(MESSAGE_STATUSES).openapi('MessageStatus');
 
 export const MessageSchema = z
   .object({
@@ -83,15 +84,13 @@ export const AttemptSchema = z
     id: z.string(),
     messageId: z.string(),
     attempt: z.number().int().openapi({ description: '1-based' }),
-    trigger: z.enum(['scheduled', 'manual']),
-    outcome: z.enum(['succeeded', 'failed']),
+    trigger: z.enum(ATTEMPT_TRIGGERS),
+    outcome: z.enum(ATTEMPT_OUTCOMES),
     startedAt: z.string(),
     durationMs: z.number().int(),
     responseStatus: z.number().int().nullable().openapi({ description: 'null when no response came' }),
     responseBody: z.string().nullable().openapi({ description: 'the first 64 KiB of the answer, as text' }),
-    error: z
-      .object({ kind: z.enum(['timeout', 'connection', 'dns', 'tls', 'blocked', 'redirect', 'http_status']), message: z.string() })
-      .nullable(),
+    error: z.object({ kind: z.enum(ATTEMPT_ERROR_KINDS), message: z.string() }).nullable(),
     nextAttemptAt: z.string().nullable().openapi({ description: 'the retry this attempt planned; null when none' }),
   })
   .openapi('Attempt');
