@@ -28,10 +28,13 @@ export function errorResponse(c: Context, code: ErrorCode, message: string, deta
 }
 
 export function zodDetails(error: ZodError, prefix: string): ErrorDetail[] {
-  return error.issues.map((issue) => ({
-    path: [prefix, ...issue.path.map(String)].filter((part) => part !== '').join('.'),
-    message: issue.message,
-  }));
+  const pathOf = (parts: readonly PropertyKey[]) => [prefix, ...parts.map(String)].filter((part) => part !== '').join('.');
+  // One detail per unknown field, named by its own path (`body.webHook`), so a typo is found at once.
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: pathOf([...issue.path, key]), message: issue.message }))
+      : [{ path: pathOf(issue.path), message: issue.message }],
+  );
 }
 
 /** PostgreSQL connection failures: the database is unreachable, not the request wrong. */

@@ -1,6 +1,10 @@
 import { z } from '@hono/zod-openapi';
 import { EVENT_TYPES, REPORTED_EVENT_TYPES, RUN_STATUSES } from '../domain/run.ts';
-import { LIMITS, unstorableText } from '../domain/limits.ts';
+import { ITERATOR_RULE, LIMITS, PAGE_SIZE, unstorableText } from '../domain/limits.ts';
+import { idPattern } from '../lib/ids.ts';
+import { installPlainErrors } from './plain-errors.ts';
+
+installPlainErrors();
 
 /** Request and response shapes shared by the routes; the OpenAPI document is generated from them. */
 
@@ -22,26 +26,38 @@ export const ErrorSchema = z
 export const storableText = (schema: z.ZodString) =>
   schema.refine((text) => unstorableText(text) === null, 'must not contain NUL characters or unpaired UTF-16 surrogates');
 
+/**
+ * A request body object that refuses fields it does not know (422 naming each one): a typo such as
+ * `webHook` must not be accepted as a request without a webhook.
+ */
+export const strictObject = <T extends z.ZodRawShape>(shape: T) =>
+  z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `is not a known field; the fields are ${Object.keys(shape).join(', ')}` : undefined,
+  });
+
+/** The one rule for ids in paths, queries and bodies; an id that is well formed but unknown is a 404. */
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 export const IdParam = (name: string, example: string) =>
   z
     .string()
     .regex(ID, 'not a valid id')
     .openapi({ param: { name, in: 'path' }, example });
+export const IdQuery = (example: string) => z.string().regex(ID, `must be an id such as ${example}`).optional().openapi({ example });
+export const IdField = (example: string) => z.string().regex(ID, `must be an id such as ${example}`).openapi({ example });
 
+/** The one page-size rule of every list: `limit` from 1 to 250, 50 when absent. */
 export const LimitQuery = z
   .string()
-  .regex(/^\d{1,4}$/, 'must be an integer from 1 to 250')
+  .regex(/^\d{1,4}$/, `must be an integer from 1 to ${PAGE_SIZE.max}`)
   .transform(Number)
-  .pipe(z.number().int().min(1, 'must be at least 1').max(250, 'must be at most 250'))
-  .optional()
-  .openapi({ type: 'integer', minimum: 1, maximum: 250, default: 50, description: 'page size' });
+  .pipe(z.number().int().min(1, 'must be at least 1').max(PAGE_SIZE.max, `must be at most ${PAGE_SIZE.max}`))
+  .default(PAGE_SIZE.default)
+  .openapi({ type: 'integer', minimum: 1, maximum: PAGE_SIZE.max, default: PAGE_SIZE.default, description: 'page size' });
 
-export const IteratorQuery = z
-  .string()
-  .regex(ID, 'not an iterator returned by this API')
-  .optional()
-  .openapi({ description: 'the `iterator` of the previous page' });
+/** The iterator of a list paged by id: the last id of the previous page (`run_…` for runs). */
+export const IdIteratorQuery = (prefix: string) =>
+  z.string().regex(idPattern(prefix), ITERATOR_RULE).optional().openapi({ description: 'the `iterator` of the previous page' });
 
 export const pageOf = <T extends z.ZodType>(item: T, name: string) =>
   z.object({ data: z.array(item), iterator: z.string().nullable(), done: z.boolean() }).openapi(name);
@@ -54,43 +70,38 @@ const JsonObject = z
   .custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), 'must be a JSON object')
   .openapi({ type: 'object', additionalProperties: true });
 
-export const WebhookInputSchema = z
-  .object({
-    url: z.string().min(1).max(LIMITS.urlLength).openapi({ example: 'https://your-app.com/webhooks/orbit' }),
-    events: z
-      .array(EventTypeSchema)
-      .min(1, 'must list at least one event type (omit it for all)')
-      .max(EVENT_TYPES.length * 2)
-      .optional(),
-    metadata: JsonObject.nullable()
-      .optional()
-      .openapi({ example: { orderId: 'order_456' } }),
-    headers: z
-      .record(z.string(), z.string())
-      .optional()
-      .openapi({ example: { 'X-Team': 'growth' } }),
-  })
-  .openapi('WebhookInput');
+export const WebhookInputSchema = strictObject({
+  url: z.string().min(1).max(LIMITS.urlLength).openapi({ example: 'https://your-app.com/webhooks/orbit' }),
+  events: z
+    .array(EventTypeSchema)
+    .min(1, 'must list at least one event type (omit it for all)')
+    .max(EVENT_TYPES.length * 2)
+    .optional(),
+  metadata: JsonObject.nullable()
+    .optional()
+    .openapi({ example: { orderId: 'order_456' } }),
+  headers: z
+    .record(z.string(), z.string())
+    .optional()
+    .openapi({ example: { 'X-Team': 'growth' } }),
+}).openapi('WebhookInput');
 
-export const CreateRunSchema = z
-  .object({
-    workflowId: z.string().min(1).max(LIMITS.idLength).openapi({ example: 'wf_abc123' }),
-    webhook: WebhookInputSchema.nullable().optional(),
-    input: z.unknown().optional(),
-  })
-  .openapi('CreateRun');
+export const CreateRunSchema = strictObject({
+  workflowId: z.string().min(1).max(LIMITS.idLength).openapi({ example: 'wf_abc123' }),
+  webhook: WebhookInputSchema.nullable().optional(),
+  input: z.unknown().optional(),
+}).openapi('CreateRun');
 
-export const ReportEventSchema = z
-  .object({
-    type: z.enum(REPORTED_EVENT_TYPES),
-    // `null` reads as absent, as in the payloads receivers get (`"error": null`).
-    data: JsonObject.nullish().transform((data) => data ?? undefined),
-    error: z
-      .string()
-      .max(LIMITS.errorLength)
-      .nullish()
-      .transform((error) => error ?? undefined),
-  })
+export const ReportEventSchema = strictObject({
+  type: z.enum(REPORTED_EVENT_TYPES),
+  // `null` reads as absent, as in the payloads receivers get (`"error": null`).
+  data: JsonObject.nullish().transform((data) => data ?? undefined),
+  error: z
+    .string()
+    .max(LIMITS.errorLength)
+    .nullish()
+    .transform((error) => error ?? undefined),
+})
   .superRefine((event, ctx) => {
     if (event.type.startsWith('node.')) {
       const nodeId = event.data?.['nodeId'];

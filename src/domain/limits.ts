@@ -14,6 +14,11 @@ export const LIMITS = {
   jsonDepth: 32,
 } as const;
 
+/** Every list pages with `limit`: this many items when absent, at most `max`. */
+export const PAGE_SIZE = { default: 50, max: 250 } as const;
+
+export const ITERATOR_RULE = 'not an iterator returned by a previous page of this list';
+
 export function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
 }

@@ -51,15 +51,35 @@ function matches(address: IpAddress, cidr: Cidr): boolean {
   return address.kind() === net.kind() && address.match(cidr.range);
 }
 
+/** ipaddr.js's range names, as a person would say them (with their article). */
+const RANGE_WORDS: Record<string, string> = {
+  unspecified: 'an unspecified address (such as 0.0.0.0 or ::)',
+  broadcast: 'a broadcast address',
+  multicast: 'a multicast address',
+  linkLocal: 'a link-local address',
+  loopback: 'a loopback address',
+  carrierGradeNat: 'a carrier-grade NAT (shared) address',
+  private: 'a private-network address',
+  uniqueLocal: 'a unique-local (private IPv6) address',
+  deprecatedSiteLocal: 'a site-local (private IPv6) address',
+  reserved: 'a reserved address',
+  benchmarking: 'a benchmarking address',
+  discard: 'a discard-only address',
+};
+
+function describeRange(range: string): string {
+  return RANGE_WORDS[range] ?? `a special-purpose address (${range})`;
+}
+
 /**
  * Whether a webhook may reach this address: public unicast addresses always; any other (private,
  * loopback, link-local, CGNAT, multicast, reserved, documentation, ...) only inside an allowed CIDR.
- * Returns the range name that refused it, or null when allowed.
+ * Returns the refusing range in words ("a loopback address"), or null when allowed.
  */
 export function refusedRange(address: IpAddress, allowed: readonly Cidr[]): string | null {
   const inner = unwrap(address);
   const range = inner.range();
   if (range === 'unicast') return null;
   if (allowed.some((cidr) => matches(inner, cidr) || matches(address, cidr))) return null;
-  return range;
+  return describeRange(range);
 }

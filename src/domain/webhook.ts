@@ -21,8 +21,10 @@ export function webhookUrlProblem(text: string, rules: WebhookUrlRules): string 
   } catch {
     return 'is not a valid absolute URL';
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must use https';
-  if (url.protocol === 'http:' && !rules.allowHttp) return 'must use https (set ORBIT_ALLOW_HTTP=true to allow http)';
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    return rules.allowHttp ? 'must be an http:// or https:// URL' : 'must be an https:// URL (http:// too with ORBIT_ALLOW_HTTP=true)';
+  }
+  if (url.protocol === 'http:' && !rules.allowHttp) return 'must be an https:// URL; set ORBIT_ALLOW_HTTP=true to allow http://';
   if (url.username !== '' || url.password !== '') return 'must not contain credentials';
   if (url.hash !== '') return 'must not contain a fragment';
   const host = url.hostname.toLowerCase().replace(/\.$/, '');
@@ -30,7 +32,7 @@ export function webhookUrlProblem(text: string, rules: WebhookUrlRules): string 
   if (literal) {
     const range = refusedRange(literal, rules.allowPrivateNetworks);
     if (range) {
-      return `points to a ${range} address (${host}); set ORBIT_ALLOW_PRIVATE_NETWORKS to a CIDR containing it to allow it`;
+      return `points to ${range} (${host}); set ORBIT_ALLOW_PRIVATE_NETWORKS to a CIDR containing it to allow it`;
     }
   }
   return null;

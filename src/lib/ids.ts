@@ -54,6 +54,11 @@ export function newId(prefix: string, now: number = Date.now()): string {
   return `${prefix}_${base62(lastMs * 1024 + sequence, 10)}${randomBase62(13)}`;
 }
 
+/** What `newId(prefix)` makes: the prefix, `_`, and 23 base62 characters. */
+export function idPattern(prefix: string): RegExp {
+  return new RegExp(`^${prefix}_[0-9A-Za-z]{23}$`);
+}
+
 /** A UUID derived from a name: the same name always gives the same UUID (pg-boss job ids). */
 export function uuidFromName(name: string): string {
   const hex = createHash('sha256').update(name).digest('hex');

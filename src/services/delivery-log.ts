@@ -10,6 +10,7 @@ import { and, asc, desc, eq, gte, inArray, lt, sql, type AnyColumn } from 'drizz
 import type { Queryable } from '../db/client.ts';
 import { attempts, messages, runs } from '../db/schema.ts';
 import { notFound, OrbitError } from '../domain/errors.ts';
+import { ITERATOR_RULE } from '../domain/limits.ts';
 import type { AttemptErrorKind, AttemptOutcome, AttemptTrigger, MessageStatus } from '../domain/delivery.ts';
 import type { EventType } from '../domain/run.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -84,9 +85,6 @@ export interface AttemptFilter {
   iterator?: string | undefined;
 }
 
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 250;
-
 /**
  * `statusCodeClass` as the API takes it: `1xx`..`5xx` (or `100`..`500`), and `none` (or `0`) for
  * attempts that got no response at all (timeout, connection, DNS, TLS, blocked). Null otherwise.
@@ -123,8 +121,6 @@ function parseCursor(iterator: string): Cursor | null {
   if (bar < 0 || !CURSOR_TIME.test(at) || Number.isNaN(Date.parse(at)) || !/^[A-Za-z0-9_-]{1,256}$/.test(id)) return null;
   return { at, id };
 }
-
-export const ITERATOR_RULE = 'not an iterator returned by a previous page of this list';
 
 /** Whether a text is an iterator this module produced (the API checks it up front for a 422). */
 export const isValidIterator = (iterator: string): boolean => parseCursor(iterator) !== null;

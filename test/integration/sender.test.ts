@@ -174,20 +174,20 @@ describe('SSRF guard', () => {
   });
 
   it.each([
-    ['http://127.1/', 'loopback'],
-    ['http://2130706433/', 'loopback'],
-    ['http://0x7f000001/', 'loopback'],
-    ['http://[::ffff:127.0.0.1]/', 'loopback'],
-    ['http://[::1]/', 'loopback'],
-    ['http://169.254.169.254/', 'linkLocal'],
-    ['http://10.0.0.1/', 'private'],
-    ['http://100.64.0.1/', 'carrierGradeNat'],
-    ['http://0.0.0.0/', 'unspecified'],
-    ['http://[fc00::1]/', 'uniqueLocal'],
-    ['http://[fe80::1]/', 'linkLocal'],
-    ['http://[64:ff9b::7f00:1]/', 'loopback'],
-    ['http://224.0.0.1/', 'multicast'],
-    ['http://192.0.2.1/', 'reserved'],
+    ['http://127.1/', 'a loopback address'],
+    ['http://2130706433/', 'a loopback address'],
+    ['http://0x7f000001/', 'a loopback address'],
+    ['http://[::ffff:127.0.0.1]/', 'a loopback address'],
+    ['http://[::1]/', 'a loopback address'],
+    ['http://169.254.169.254/', 'a link-local address'],
+    ['http://10.0.0.1/', 'a private-network address'],
+    ['http://100.64.0.1/', 'a carrier-grade NAT (shared) address'],
+    ['http://0.0.0.0/', 'an unspecified address (such as 0.0.0.0 or ::)'],
+    ['http://[fc00::1]/', 'a unique-local (private IPv6) address'],
+    ['http://[fe80::1]/', 'a link-local address'],
+    ['http://[64:ff9b::7f00:1]/', 'a loopback address'],
+    ['http://224.0.0.1/', 'a multicast address'],
+    ['http://192.0.2.1/', 'a reserved address'],
   ])('refuses %s (%s) without connecting', async (url, range) => {
     connects.length = 0;
     const result = await sender({ allow: [] }).send({ url, headers, body });
@@ -201,7 +201,7 @@ describe('SSRF guard', () => {
     const result = await sender({ allow: [] }).send({ url: 'http://10.1.2.3/', headers, body });
     expect(result.failure).toEqual({
       kind: 'blocked',
-      message: 'address 10.1.2.3 is private; set ORBIT_ALLOW_PRIVATE_NETWORKS=10.1.2.3/32 to allow it',
+      message: 'address 10.1.2.3 is a private-network address; set ORBIT_ALLOW_PRIVATE_NETWORKS=10.1.2.3/32 to allow it',
     });
   });
 
@@ -216,7 +216,7 @@ describe('SSRF guard', () => {
       const result = await sender({ allow: [] }).send({ url, headers, body });
       expect(result.failure?.kind).toBe('blocked');
       expect(result.failure?.message).toMatch(
-        /^host localhost resolves to address (127\.0\.0\.1|::1), which is loopback; set ORBIT_ALLOW_PRIVATE_NETWORKS=/,
+        /^host localhost resolves to address (127\.0\.0\.1|::1), which is a loopback address; set ORBIT_ALLOW_PRIVATE_NETWORKS=/,
       );
     } finally {
       diagnostics.unsubscribe('net.server.socket', count);

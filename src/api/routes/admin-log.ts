@@ -3,25 +3,29 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { ATTEMPT_OUTCOMES } from '../../domain/delivery.ts';
 import { parseSigningSecret, SIGNING_SECRET_RULE } from '../../domain/signing.ts';
 import { parseDuration } from '../../lib/durations.ts';
-import {
-  DEFAULT_PAGE_SIZE,
-  getMessage,
-  listAttempts,
-  listMessages,
-  parseStatusCodeClass,
-  STATUS_CODE_CLASS_RULE,
-} from '../../services/delivery-log.ts';
+import { getMessage, listAttempts, listMessages, parseStatusCodeClass, STATUS_CODE_CLASS_RULE } from '../../services/delivery-log.ts';
 import { retryMessage } from '../../services/delivery.ts';
 import type { ServiceDeps } from '../../services/deps.ts';
 import { recover } from '../../services/recovery.ts';
 import { MAX_GRACE_MS, rotateSigningSecret } from '../../services/signing-rotation.ts';
 import { deliveryStats } from '../../services/stats.ts';
 import type { ApiEnv } from '../auth.ts';
-import { errorResponses, EventTypeSchema, IdParam, json, LimitQuery, pageOf, storableText, ValidSigningSecretSchema } from '../schemas.ts';
+import {
+  errorResponses,
+  EventTypeSchema,
+  IdField,
+  IdParam,
+  IdQuery,
+  json,
+  LimitQuery,
+  pageOf,
+  storableText,
+  strictObject,
+  ValidSigningSecretSchema,
+} from '../schemas.ts';
 import { validationHook } from '../validation.ts';
 import {
   AttemptSchema,
-  IdQuery,
   LogIteratorQuery,
   MessageDetailSchema,
   MessageSchema,
@@ -131,16 +135,11 @@ const recoverRoute = createRoute({
     body: {
       required: true,
       ...json(
-        z
-          .object({
-            since: TimeValue,
-            until: TimeValue.optional(),
-            tenantId: z
-              .string()
-              .regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a valid id')
-              .optional(),
-          })
-          .openapi('Recover'),
+        strictObject({
+          since: TimeValue,
+          until: TimeValue.optional(),
+          tenantId: IdField('ten_08QAIw9MnoEyeUVwXmXpDng').optional(),
+        }).openapi('Recover'),
       ),
     },
   },
@@ -223,16 +222,14 @@ const rotateRoute = createRoute({
     body: {
       required: false,
       ...json(
-        z
-          .object({
-            gracePeriod: GracePeriod.optional(),
-            secret: z
-              .string()
-              .refine((text) => parseSigningSecret(text) !== null, SIGNING_SECRET_RULE)
-              .optional()
-              .openapi({ description: `${SIGNING_SECRET_RULE}; generated when absent` }),
-          })
-          .openapi('RotateSigningSecret'),
+        strictObject({
+          gracePeriod: GracePeriod.optional(),
+          secret: z
+            .string()
+            .refine((text) => parseSigningSecret(text) !== null, SIGNING_SECRET_RULE)
+            .optional()
+            .openapi({ description: `${SIGNING_SECRET_RULE}; generated when absent` }),
+        }).openapi('RotateSigningSecret'),
       ),
     },
   },
@@ -261,7 +258,7 @@ export function adminLogRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
   app.openapi(listMessagesRoute, async (c) => {
     const { since, until, limit, ...filter } = c.req.valid('query');
     const window = resolveWindow({ since, until }, deps.clock.now(), 'query');
-    return c.json(await listMessages(deps, { ...filter, ...window, limit: limit ?? DEFAULT_PAGE_SIZE }), 200);
+    return c.json(await listMessages(deps, { ...filter, ...window, limit }), 200);
   });
 
   app.openapi(getMessageRoute, async (c) => c.json(await getMessage(deps, c.req.valid('param').messageId), 200));
@@ -271,7 +268,7 @@ export function adminLogRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
   app.openapi(listAttemptsRoute, async (c) => {
     const { since, until, limit, ...filter } = c.req.valid('query');
     const window = resolveWindow({ since, until }, deps.clock.now(), 'query');
-    return c.json(await listAttempts(deps, { ...filter, ...window, limit: limit ?? DEFAULT_PAGE_SIZE }), 200);
+    return c.json(await listAttempts(deps, { ...filter, ...window, limit }), 200);
   });
 
   app.openapi(recoverRoute, async (c) => {

@@ -6,10 +6,11 @@ import {
   errorResponses,
   json,
   IdParam,
-  IteratorQuery,
+  IdIteratorQuery,
   LimitQuery,
   pageOf,
   storableText,
+  strictObject,
   TenantSchema,
   ValidSigningSecretSchema,
 } from '../schemas.ts';
@@ -31,7 +32,7 @@ const createTenantRoute = createRoute({
   request: {
     body: {
       required: true,
-      ...json(z.object({ name: storableText(z.string().trim().min(1).max(200)) }).openapi('CreateTenant')),
+      ...json(strictObject({ name: storableText(z.string().trim().min(1).max(200)) }).openapi('CreateTenant')),
     },
   },
   responses: {
@@ -48,7 +49,7 @@ const listTenantsRoute = createRoute({
   path: '/admin/tenants',
   tags: ['Admin: tenants'],
   summary: 'List tenants, newest first (never keys or secrets)',
-  request: { query: z.object({ limit: LimitQuery, iterator: IteratorQuery }) },
+  request: { query: z.object({ limit: LimitQuery, iterator: IdIteratorQuery('ten') }) },
   responses: { 200: { description: 'a page of tenants', ...json(pageOf(TenantSchema, 'TenantPage')) }, ...errorResponses(401, 403, 422) },
 });
 
@@ -59,7 +60,7 @@ const issueKeyRoute = createRoute({
   summary: 'Issue an API key for a tenant (shown once)',
   request: {
     params: TenantParams,
-    body: { required: false, ...json(z.object({ scope: ScopeSchema.optional() }).openapi('IssueKey')) },
+    body: { required: false, ...json(strictObject({ scope: ScopeSchema.optional() }).openapi('IssueKey')) },
   },
   responses: { 201: { description: 'the key', ...json(IssuedKeySchema) }, ...errorResponses(400, 401, 403, 404, 415, 422) },
 });
@@ -95,7 +96,7 @@ export function adminTenantRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
   app.openapi(createTenantRoute, async (c) => c.json(await createTenant(deps, c.req.valid('json').name), 201));
   app.openapi(listTenantsRoute, async (c) => {
     const query = c.req.valid('query');
-    return c.json(await listTenants(deps, { limit: query.limit ?? 50, iterator: query.iterator }), 200);
+    return c.json(await listTenants(deps, { limit: query.limit, iterator: query.iterator }), 200);
   });
   app.openapi(issueKeyRoute, async (c) => {
     const scope = c.req.valid('json').scope ?? 'tenant';

@@ -1,6 +1,6 @@
 /** `GET /v1/runs/{runId}/deliveries`: a run's messages with their attempts, for the tenant owning the run. */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { DEFAULT_PAGE_SIZE, listRunDeliveries } from '../../services/delivery-log.ts';
+import { listRunDeliveries } from '../../services/delivery-log.ts';
 import type { ServiceDeps } from '../../services/deps.ts';
 import type { ApiEnv } from '../auth.ts';
 import { errorResponses, IdParam, json, LimitQuery, pageOf } from '../schemas.ts';
@@ -28,7 +28,7 @@ export function deliveryRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
   app.openapi(runDeliveriesRoute, async (c) => {
     const { limit, iterator } = c.req.valid('query');
     const page = await listRunDeliveries(deps, c.get('principal').tenantId, c.req.valid('param').runId, {
-      limit: limit ?? DEFAULT_PAGE_SIZE,
+      limit,
       iterator,
     });
     return c.json(page, 200);

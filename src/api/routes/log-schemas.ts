@@ -3,11 +3,9 @@ import { z } from '@hono/zod-openapi';
 import { OrbitError } from '../../domain/errors.ts';
 import { parseDuration } from '../../lib/durations.ts';
 import { ATTEMPT_ERROR_KINDS, ATTEMPT_OUTCOMES, ATTEMPT_TRIGGERS, MESSAGE_STATUSES } from '../../domain/delivery.ts';
-import { isValidIterator, ITERATOR_RULE } from '../../services/delivery-log.ts';
+import { ITERATOR_RULE } from '../../domain/limits.ts';
+import { isValidIterator } from '../../services/delivery-log.ts';
 import { EventTypeSchema } from '../schemas.ts';
-
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
-export const IdQuery = (example: string) => z.string().regex(ID, 'not a valid id').optional().openapi({ example });
 
 export const LogIteratorQuery = z
   .string()

@@ -9,7 +9,7 @@ import {
   errorResponses,
   EventAcceptedSchema,
   IdParam,
-  IteratorQuery,
+  IdIteratorQuery,
   LimitQuery,
   pageOf,
   ReportEventSchema,
@@ -65,7 +65,7 @@ const listRunsRoute = createRoute({
       workflowId: storableText(z.string().min(1).max(LIMITS.idLength)).optional(),
       status: RunStatusSchema.optional(),
       limit: LimitQuery,
-      iterator: IteratorQuery,
+      iterator: IdIteratorQuery('run'),
     }),
   },
   responses: { 200: { description: 'a page of runs', ...json(pageOf(RunSchema, 'RunPage')) }, ...errorResponses(401, 422) },
@@ -114,7 +114,7 @@ export function runRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
 
   app.openapi(listRunsRoute, async (c) => {
     const query = c.req.valid('query');
-    const page = await listRuns(deps, c.get('principal').tenantId, { ...query, limit: query.limit ?? 50 });
+    const page = await listRuns(deps, c.get('principal').tenantId, query);
     return c.json(page, 200);
   });
 
