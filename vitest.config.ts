@@ -9,8 +9,6 @@ if (major < 24) {
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
@@ -18,5 +16,14 @@ export default defineConfig({
     // One test file per core: several files at once on the 2-core machines here starved the
     // timing-bound tests (a fresh delivery within 1 s beside a noisy neighbour took 1,065 ms).
     maxWorkers: Math.max(2, Math.min(4, availableParallelism())),
+    projects: [
+      // Pure code: no database, runs in seconds (`npm run test:unit`).
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'src/**/*.test.ts'] } },
+      // Real PostgreSQL (embedded, started once per run in a child process), real HTTP.
+      {
+        extends: true,
+        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], globalSetup: ['test/support/global-setup.ts'] },
+      },
+    ],
   },
 });

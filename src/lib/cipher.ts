@@ -32,7 +32,3 @@ export function createSecretCipher(key: Buffer | undefined): SecretCipher {
     },
   };
 }
-
-export function isSealed(stored: string): boolean {
-  return stored.startsWith(PREFIX);
-}

@@ -15,15 +15,3 @@ export function parseDurationList(text: string): number[] | null {
   const items = text.split(',').map(parseDuration);
   return items.every((ms): ms is number => ms !== null) ? items : null;
 }
-
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1_000],
-  ] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}

@@ -45,16 +45,6 @@ export interface FetchedDelivery extends DeliveryJob {
   signal?: AbortSignal;
 }
 
-export interface DeliveryBatchResult {
-  attempted: number;
-  /** Jobs with nothing to do: message gone, already succeeded, or a stale ladder step. */
-  skipped: number;
-  /** Jobs not recorded (attempt cut short by their signal, or no secret to sign with): run them again. */
-  released: string[];
-  /** The earliest retry this batch planned, so a worker can wake its retry queue on time. */
-  nextRetryAt: Date | null;
-}
-
 export interface LoadedMessage {
   id: string;
   tenantId: string;
@@ -233,25 +223,6 @@ export function earliestRetry(results: readonly AttemptResult[]): Date | null {
     if (retry?.startAfter !== undefined && (earliest === null || retry.startAfter < earliest)) earliest = retry.startAfter;
   }
   return earliest;
-}
-
-/**
- * Attempts a batch and records it when its slowest attempt ends: prepare, attempt concurrently,
- * record. The worker uses the pieces instead, so a fast attempt is recorded without waiting.
- */
-export async function attemptDeliveries(deps: DeliveryDeps, jobs: readonly FetchedDelivery[]): Promise<DeliveryBatchResult> {
-  const prepared = await prepareDeliveries(deps, jobs);
-  const released = prepared.released.map((job) => job.jobId);
-  const results: AttemptResult[] = [];
-  await Promise.all(
-    prepared.ready.map(async (ready) => {
-      const result = await attemptDelivery(deps, ready);
-      if (result === null) released.push(ready.job.jobId);
-      else results.push(result);
-    }),
-  );
-  await recordDeliveries(deps, results);
-  return { attempted: results.length, skipped: prepared.skipped.length, released, nextRetryAt: earliestRetry(results) };
 }
 
 async function attemptOne(

@@ -3,7 +3,7 @@ import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { OrbitError } from '../../src/domain/errors.ts';
 import { DELIVERY_QUEUES, deliveryJobId, enqueueDeliveries } from '../../src/queue/delivery-queue.ts';
-import { attemptDeliveries, retryMessage } from '../../src/services/delivery.ts';
+import { prepareDeliveries, retryMessage } from '../../src/services/delivery.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import pkg from '../../package.json' with { type: 'json' };
 import { startFakeReceiver, type FakeReceiver, type RecordedRequest, type Script } from '../support/fake-receiver.ts';
@@ -274,11 +274,13 @@ describe('idempotence', () => {
     h.settings.retrySchedule = [3_600_000];
     const other = await queueMessage(h, { tenantId: tenant.tenantId, url: pending.url });
     await expect.poll(async () => (await getMessage(h, other)).attemptCount).toBe(1);
-    const result = await attemptDeliveries(h.deps, [
+    const prepared = await prepareDeliveries(h.deps, [
       { jobId: 'a', messageId: other, step: 1, trigger: 'scheduled' },
       { jobId: 'b', messageId: id, step: 2, trigger: 'scheduled' },
     ]);
-    expect(result).toMatchObject({ attempted: 0, skipped: 2, released: [] });
+    expect(prepared.ready).toEqual([]);
+    expect(prepared.released).toEqual([]);
+    expect(prepared.skipped.map((job) => job.jobId)).toEqual(['a', 'b']);
     expect(pending.requests).toHaveLength(1);
   });
 });

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { inject } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../../src/db/client.ts';
 
 export const TEMPLATE_DATABASE = 'orbit_template';
 
@@ -41,9 +40,4 @@ export async function createEmptyDatabase(): Promise<string> {
   await admin.unsafe(`create database ${name}`);
   await admin.end();
   return databaseUrl(name);
-}
-
-export async function openTestDatabase(): Promise<DatabaseHandle & { url: string }> {
-  const url = await createTestDatabase();
-  return { ...openDatabase(url, { poolSize: 5 }), url };
 }

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { sql } from 'drizzle-orm';
 import type { ServiceDeps } from '../../services/deps.ts';
+import { checkDatabase } from '../../services/health.ts';
 import type { ApiEnv } from '../auth.ts';
 import { errorResponse } from '../errors.ts';
 import { ErrorSchema } from '../schemas.ts';
@@ -31,10 +31,7 @@ export function healthRoutes(deps: Pick<ServiceDeps, 'db' | 'logger'>): OpenAPIH
   app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200));
   app.openapi(readyz, async (c) => {
     try {
-      await Promise.race([
-        deps.db.execute(sql`select 1`),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('database check timed out')), READY_TIMEOUT_MS).unref()),
-      ]);
+      await checkDatabase(deps, READY_TIMEOUT_MS);
       return c.json({ status: 'ready' as const }, 200);
     } catch (error) {
       deps.logger.warn({ err: error }, 'readiness check failed');
