@@ -87,7 +87,7 @@ const enqueued = performance.now();
 while (received - before < count) await new Promise((resolve) => setTimeout(resolve, 10));
 const delivered = performance.now();
 for (;;) {
-  const [row] = await h.sql`select count(*)::int as n from messages where status = 'pending'`;
+  const [row] = await h.sql`select count(*)::int as n from deliveries where status = 'pending'`;
   if ((row?.n as number) === 0) break;
   await new Promise((resolve) => setTimeout(resolve, 10));
 }

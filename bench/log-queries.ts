@@ -12,7 +12,6 @@
 import postgres from 'postgres';
 import { openDatabase } from '../src/db/client.ts';
 import { attemptListQuery, messageListQuery, type AttemptFilter, type MessageFilter } from '../src/services/delivery-log.ts';
-import type { EventType } from '../src/domain/run.ts';
 
 const LIMIT_MS = 50;
 
@@ -127,7 +126,7 @@ async function main(): Promise<void> {
     const [small] =
       await raw`select run_id, workflow_id from messages where tenant_id = 'ten_bench_9' and created_at < ${ago(2)} order by created_at desc limit 1`;
     const [recent] =
-      await raw`select run_id, workflow_id from messages where tenant_id = 'ten_bench_1' and status = 'pending' order by created_at desc limit 1`;
+      await raw`select m.run_id, m.workflow_id from messages m join deliveries d on d.message_id = m.id where d.tenant_id = 'ten_bench_1' and d.status = 'pending' order by d.created_at desc limit 1`;
     const [busy] = await raw`select message_id from attempts where started_at < ${ago(12)} order by started_at desc limit 1`;
     console.log(`${bounds.n} messages; newest ${newest.toISOString()}\n`);
 
@@ -163,6 +162,10 @@ async function main(): Promise<void> {
       },
       // Values that match nothing together (an unknown workflow, a type the tenant never had).
       { status: 'pending', tenantId: 'ten_bench_9', workflowId: 'wf_unknown', eventType: 'run.canceled', until: ago(25) },
+      // Applications: the big tenant's busy one and one of its endpoints; a small tenant's.
+      { status: 'failed', tenantId: 'ten_bench_0', appId: 'app_b00', endpointId: 'ep_b001', eventType: 'invoice.paid', since: ago(7) },
+      { status: 'pending', tenantId: 'ten_bench_9', appId: 'app_b91', endpointId: 'ep_b912', since: ago(1), until: ago(1 / 24) },
+      { status: 'succeeded', appId: 'app_b50', endpointId: 'ep_b500', eventType: 'customer.updated', until: ago(10) },
     ];
     console.log('GET /v1/admin/messages, limit 50');
     let combos = 0;
@@ -176,18 +179,21 @@ async function main(): Promise<void> {
     for (const filter of [
       {},
       { status: 'failed' as const },
-      { tenantId: 'ten_bench_0', eventType: 'node.completed' as EventType },
+      { tenantId: 'ten_bench_0', eventType: 'node.completed' },
       { workflowId: big?.workflow_id as string },
+      { appId: 'app_b00' },
+      { endpointId: 'ep_b001', status: 'succeeded' as const },
     ]) {
       const first = await messageListQuery(database.db, { ...filter, limit: 50 });
       const last = first.at(-2);
       if (!last) continue;
-      const iterator = Buffer.from(`${last.cursorAt}|${last.id}`).toString('base64url');
+      const iterator = Buffer.from(`${last.cursorAt}|${last.id}|${last.endpointId}`).toString('base64url');
       await measure(`messages page 2 ${describeFilter(filter)}`, messageListQuery(database.db, { ...filter, limit: 50, iterator }));
     }
 
     const attemptSets: Array<Omit<AttemptFilter, 'limit' | 'iterator'>> = [
       { messageId: busy?.message_id, status: 'failed', statusCodeClass: 5, since: ago(20), until: ago(10) },
+      { endpointId: 'ep_b001', status: 'failed', since: ago(5) },
       { messageId: busy?.message_id, status: 'succeeded', statusCodeClass: 2, since: ago(3), until: ago(2) },
       // A 2xx that still failed (body timed out) is rare; succeeded with a 5xx never happens.
       { status: 'failed', statusCodeClass: 2, since: ago(20) },

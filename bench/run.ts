@@ -744,7 +744,7 @@ async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db)
   const recordStart = now();
   for (;;) {
     probes++;
-    const [row] = await db.orbit<{ n: number }[]>`select count(*)::int as n from messages where status = 'pending'`;
+    const [row] = await db.orbit<{ n: number }[]>`select count(*)::int as n from deliveries where status = 'pending'`;
     if ((row?.n ?? 0) === 0 || now() - recordStart > TAIL_CAP_S * 1000) break;
     await sleep(20);
   }
@@ -928,14 +928,17 @@ async function fillBacklog(db: Db, receiverUrls: readonly string[], count: numbe
   try {
     for (let first = 0; first < runCount && made < count; first += runsPerChunk) {
       const runRows: Record<string, unknown>[] = [];
+      const endpointRows: Record<string, unknown>[] = [];
       const eventRows: Record<string, unknown>[] = [];
       const messageRows: Record<string, unknown>[] = [];
+      const deliveryRows: Record<string, unknown>[] = [];
       const jobs: PlannedDelivery[] = [];
       for (let r = first; r < Math.min(runCount, first + runsPerChunk) && made < count; r++) {
         const created = new Date();
         const runId = newId('run', created.getTime());
         const receiverUrl = receiverUrls[r % receiverUrls.length] as string;
         const webhook = webhookOf(receiverUrl);
+        const endpointId = newId('ep', created.getTime());
         runRows.push({
           id: runId,
           tenant_id: tenantId,
@@ -944,9 +947,18 @@ async function fillBacklog(db: Db, receiverUrls: readonly string[], count: numbe
           completed_nodes: NODES_PER_RUN,
           failed_nodes: 0,
           webhook,
+          endpoint_id: endpointId,
           created_at: created.toISOString(),
           started_at: created.toISOString(),
           finished_at: created.toISOString(),
+        });
+        endpointRows.push({
+          id: endpointId,
+          tenant_id: tenantId,
+          run_id: runId,
+          url: receiverUrl,
+          filter_types: webhook.events,
+          created_at: created.toISOString(),
         });
         for (let step = 0; step < EVENTS_PER_RUN && made < count; step++, made++) {
           const at = new Date();
@@ -971,8 +983,6 @@ async function fillBacklog(db: Db, receiverUrls: readonly string[], count: numbe
             workflow_id: 'wf_bench_backlog',
             event_id: eventId,
             event_type: type,
-            url: receiverUrl,
-            headers: {},
             payload: buildPayload({
               type,
               runId,
@@ -983,11 +993,10 @@ async function fillBacklog(db: Db, receiverUrls: readonly string[], count: numbe
               metadata: { bench: true },
               createdAt: at,
             }),
-            status: 'pending',
-            next_attempt_at: at.toISOString(),
             created_at: at.toISOString(),
           });
-          jobs.push({ messageId, step: 1, trigger: 'scheduled', url: receiverUrl });
+          deliveryRows.push({ message_id: messageId, endpoint_id: endpointId, tenant_id: tenantId, created_at: at.toISOString() });
+          jobs.push({ messageId, endpointId, step: 1, trigger: 'scheduled', url: receiverUrl });
         }
       }
       // Rows and jobs go in on separate connections while the next chunk is built.
@@ -996,11 +1005,17 @@ async function fillBacklog(db: Db, receiverUrls: readonly string[], count: numbe
         (async () => {
           const rowsStarted = now();
           await db.orbit.unsafe(
-            `insert into runs (id, tenant_id, workflow_id, status, completed_nodes, failed_nodes, webhook, created_at, started_at, finished_at)
-             select id, tenant_id, workflow_id, status, completed_nodes, failed_nodes, webhook, created_at, started_at, finished_at
+            `insert into runs (id, tenant_id, workflow_id, status, completed_nodes, failed_nodes, webhook, endpoint_id, created_at, started_at, finished_at)
+             select id, tenant_id, workflow_id, status, completed_nodes, failed_nodes, webhook, endpoint_id, created_at, started_at, finished_at
              from jsonb_to_recordset($1::text::jsonb) as x(id text, tenant_id text, workflow_id text, status text, completed_nodes int,
-               failed_nodes int, webhook jsonb, created_at timestamptz, started_at timestamptz, finished_at timestamptz)`,
+               failed_nodes int, webhook jsonb, endpoint_id text, created_at timestamptz, started_at timestamptz, finished_at timestamptz)`,
             [JSON.stringify(runRows)],
+          );
+          await db.orbit.unsafe(
+            `insert into endpoints (id, tenant_id, kind, run_id, url, filter_types, created_at, updated_at)
+             select id, tenant_id, 'run', run_id, url, array(select jsonb_array_elements_text(filter_types)), created_at, created_at
+             from jsonb_to_recordset($1::text::jsonb) as x(id text, tenant_id text, run_id text, url text, filter_types jsonb, created_at timestamptz)`,
+            [JSON.stringify(endpointRows)],
           );
           await db.orbit.unsafe(
             `insert into events (id, tenant_id, run_id, type, data, error, created_at)
@@ -1009,11 +1024,17 @@ async function fillBacklog(db: Db, receiverUrls: readonly string[], count: numbe
             [JSON.stringify(eventRows)],
           );
           await db.orbit.unsafe(
-            `insert into messages (id, tenant_id, run_id, workflow_id, event_id, event_type, url, headers, payload, status, next_attempt_at, created_at)
-             select id, tenant_id, run_id, workflow_id, event_id, event_type, url, headers, payload, status, next_attempt_at, created_at
+            `insert into messages (id, tenant_id, run_id, workflow_id, event_id, event_type, payload, created_at)
+             select id, tenant_id, run_id, workflow_id, event_id, event_type, payload, created_at
              from jsonb_to_recordset($1::text::jsonb) as x(id text, tenant_id text, run_id text, workflow_id text, event_id text, event_type text,
-               url text, headers jsonb, payload text, status text, next_attempt_at timestamptz, created_at timestamptz)`,
+               payload text, created_at timestamptz)`,
             [JSON.stringify(messageRows)],
+          );
+          await db.orbit.unsafe(
+            `insert into deliveries (message_id, endpoint_id, tenant_id, status, next_attempt_at, created_at)
+             select message_id, endpoint_id, tenant_id, 'pending', created_at, created_at
+             from jsonb_to_recordset($1::text::jsonb) as x(message_id text, endpoint_id text, tenant_id text, created_at timestamptz)`,
+            [JSON.stringify(deliveryRows)],
           );
           rowsMs += now() - rowsStarted;
         })(),
@@ -1032,7 +1053,7 @@ async function fillBacklog(db: Db, receiverUrls: readonly string[], count: numbe
   }
   // What autovacuum would have done over the minutes an API fill takes (STACK.md trap 12).
   const analyzeStarted = now();
-  await db.orbit.unsafe('analyze runs, events, messages, pgboss.job');
+  await db.orbit.unsafe('analyze runs, endpoints, events, messages, deliveries, pgboss.job');
   say(`fill: rows ${round(rowsMs / 1000, 1)} s, jobs ${round(jobsMs / 1000, 1)} s, analyze ${round((now() - analyzeStarted) / 1000, 1)} s`);
   return (now() - started) / 1000;
 }
@@ -1045,7 +1066,7 @@ async function drainPhase(context: DrainContext): Promise<void> {
   try {
     say(`drain: queueing ${fmt(DRAIN_MESSAGES)} messages`);
     const fillSeconds = await fillBacklog(db, receiver.urls, DRAIN_MESSAGES);
-    const [pending] = await db.orbit<{ n: number }[]>`select count(*)::int as n from messages where status = 'pending'`;
+    const [pending] = await db.orbit<{ n: number }[]>`select count(*)::int as n from deliveries where status = 'pending'`;
     say(`drain: filled in ${fillSeconds.toFixed(1)} s (${fmt(pending?.n ?? 0)} pending); starting one orbit worker`);
     await receiver.request({ cmd: 'reset' });
     const xactsBefore = await resetStatements(db);
@@ -1085,7 +1106,7 @@ async function drainPhase(context: DrainContext): Promise<void> {
       const recordStart = now();
       for (;;) {
         probes++;
-        const [row] = await db.orbit<{ n: number }[]>`select count(*)::int as n from messages where status = 'pending'`;
+        const [row] = await db.orbit<{ n: number }[]>`select count(*)::int as n from deliveries where status = 'pending'`;
         if ((row?.n ?? 0) === 0) {
           recordedAt = now();
           break;

@@ -234,7 +234,7 @@ async function scenario(serverUrl: string, workerCount: number, messages: number
 
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
   const [row] =
-    await sql`select count(*) filter (where status = 'succeeded')::int as succeeded, (select count(*)::int from attempts) as attempts from messages`;
+    await sql`select count(*) filter (where status = 'succeeded')::int as succeeded, (select count(*)::int from attempts) as attempts from deliveries`;
   await sql.end();
   await stop([...workers, api]);
   if (row?.succeeded !== total) console.warn(`  only ${String(row?.succeeded)} of ${total} messages succeeded`);

@@ -202,7 +202,7 @@ clearInterval(progress);
 // Drain: every message ends delivered or failed once its ladder (1 s, 2 s, 4 s) has run.
 
 async function messageCounts(): Promise<Record<string, number>> {
-  const rows = await db<{ status: string; n: number }[]>`select status, count(*)::int as n from messages group by status`;
+  const rows = await db<{ status: string; n: number }[]>`select status, count(*)::int as n from deliveries group by status`;
   return Object.fromEntries(rows.map((row) => [row.status, row.n]));
 }
 

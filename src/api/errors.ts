@@ -15,6 +15,7 @@ export const STATUS_OF: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_transition: 409,
   run_finished: 409,
   idempotency_conflict: 409,
+  conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   validation_failed: 422,

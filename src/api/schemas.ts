@@ -63,6 +63,12 @@ export const pageOf = <T extends z.ZodType>(item: T, name: string) =>
   z.object({ data: z.array(item), iterator: z.string().nullable(), done: z.boolean() }).openapi(name);
 
 export const EventTypeSchema = z.enum(EVENT_TYPES).openapi('EventType');
+
+/** Any event type's name: a run's (`run.completed`) or an application's (`user.created`). */
+export const EventTypeName = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,256}$/, 'must be an event type name: 1 to 256 letters, digits, dots, dashes and underscores')
+  .openapi({ example: 'run.completed' });
 export const RunStatusSchema = z.enum(RUN_STATUSES).openapi('RunStatus');
 
 // Not `z.record`: it drops a `__proto__` key, and a JSON object must come back exactly as sent.

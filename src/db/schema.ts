@@ -1,6 +1,19 @@
 import { sql } from 'drizzle-orm';
-import { customType, index, integer, json, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import { ATTEMPT_ERROR_KINDS, ATTEMPT_OUTCOMES, ATTEMPT_TRIGGERS, MESSAGE_STATUSES } from '../domain/delivery.ts';
+import {
+  boolean,
+  customType,
+  index,
+  integer,
+  json,
+  jsonb,
+  pgTable,
+  primaryKey,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+import { ATTEMPT_ERROR_KINDS, ATTEMPT_OUTCOMES, ATTEMPT_TRIGGERS, ENDPOINT_KINDS, MESSAGE_STATUSES } from '../domain/delivery.ts';
 
 /** Ids are time-ordered text; the C collation keeps byte order so `ORDER BY id` is creation order. */
 const id = customType<{ data: string }>({ dataType: () => 'text COLLATE "C"' });
@@ -15,9 +28,10 @@ export const tenants = pgTable('tenants', {
 });
 
 /**
- * A tenant's signing secrets. The newest one with no `expires_at` is current; an older one keeps
- * signing until its `expires_at` (a rotation's grace period). `secret` is the whsec_ text, or its
- * AES-256-GCM ciphertext (`enc:v1:…`) when an encryption key is configured.
+ * Signing secrets of a tenant (`endpoint_id` null: what its run webhooks sign with) or of one
+ * endpoint (Svix-compatible endpoints have their own). The newest one with no `expires_at` is
+ * current; an older one keeps signing until its `expires_at` (a rotation's grace period). `secret`
+ * is the whsec_ text, or its AES-256-GCM ciphertext (`enc:v1:…`) when an encryption key is set.
  */
 export const signingSecrets = pgTable(
   'signing_secrets',
@@ -26,11 +40,17 @@ export const signingSecrets = pgTable(
     tenantId: id('tenant_id')
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
+    endpointId: id('endpoint_id'),
     secret: text('secret').notNull(),
     createdAt: createdAt(),
     expiresAt: at('expires_at'),
   },
-  (t) => [index('signing_secrets_tenant_idx').on(t.tenantId, t.createdAt)],
+  (t) => [
+    index('signing_secrets_tenant_idx').on(t.tenantId, t.createdAt),
+    index('signing_secrets_endpoint_idx')
+      .on(t.endpointId, t.createdAt)
+      .where(sql`${t.endpointId} is not null`),
+  ],
 );
 
 export const apiKeys = pgTable(
@@ -71,6 +91,8 @@ export const runs = pgTable(
     // json, not jsonb: keeps the client's key order, which metadata echoes into every payload.
     input: json('input'),
     webhook: json('webhook').$type<WebhookConfig>(),
+    /** The endpoint the webhook is delivered through (kind `run`); null for a run without a webhook. */
+    endpointId: id('endpoint_id'),
     createdAt: createdAt(),
     startedAt: at('started_at'),
     finishedAt: at('finished_at'),
@@ -99,6 +121,25 @@ export const idempotencyKeys = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
 );
 
+/**
+ * The first answer to a request of the Svix-compatible API made with an `idempotency-key`: a repeat
+ * with the same key and body gets it back. `status` is null while the first request is running.
+ */
+export const idempotentResponses = pgTable(
+  'idempotent_responses',
+  {
+    tenantId: id('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    status: smallint('status'),
+    body: text('body'),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] }), index('idempotent_responses_created_idx').on(t.createdAt)],
+);
+
 export const events = pgTable(
   'events',
   {
@@ -115,36 +156,169 @@ export const events = pgTable(
   (t) => [index('events_run_idx').on(t.runId, t.id)],
 );
 
-/** One event to be delivered to one webhook. Its id is the `svix-id`; `payload` is fixed at creation. */
+/** A tenant's customer in the Svix-compatible API: the unit its endpoints and messages belong to. */
+export const applications = pgTable(
+  'applications',
+  {
+    id: id('id').primaryKey(),
+    tenantId: id('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    uid: text('uid'),
+    name: text('name').notNull(),
+    metadata: jsonb('metadata').$type<Record<string, string>>().notNull().default({}),
+    throttleRate: integer('throttle_rate'),
+    createdAt: createdAt(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('applications_tenant_idx').on(t.tenantId, t.id),
+    uniqueIndex('applications_tenant_uid_idx')
+      .on(t.tenantId, t.uid)
+      .where(sql`${t.uid} is not null`),
+  ],
+);
+
+/** The event types a tenant declares for its applications' messages (Svix-compatible API). */
+export const eventTypes = pgTable(
+  'event_types',
+  {
+    tenantId: id('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    /** JSON Schemas by version (`{"1": {…}}`), as Svix keeps them; examples come from here. */
+    schemas: jsonb('schemas').$type<Record<string, unknown>>(),
+    archived: boolean('archived').notNull().default(false),
+    deprecated: boolean('deprecated').notNull().default(false),
+    featureFlag: text('feature_flag'),
+    groupName: text('group_name'),
+    createdAt: createdAt(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
+);
+
+/**
+ * Where messages are delivered, one model for every kind (docs/architecture.md, "Destinations"):
+ * - `app`: a standing endpoint of an application (Svix-compatible API), with its own secrets;
+ * - `run`: a run's webhook, made when the run is created, signing with its tenant's secrets;
+ * - `operational`: where Orbit sends events about itself.
+ * The queue, worker, sender and attempt log know only endpoints.
+ */
+export const endpoints = pgTable(
+  'endpoints',
+  {
+    id: id('id').primaryKey(),
+    tenantId: id('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: ENDPOINT_KINDS }).notNull(),
+    appId: id('app_id').references(() => applications.id, { onDelete: 'cascade' }),
+    runId: id('run_id').references(() => runs.id, { onDelete: 'cascade' }),
+    uid: text('uid'),
+    url: text('url').notNull(),
+    description: text('description').notNull().default(''),
+    /** Event types it receives; null for all. */
+    filterTypes: text('filter_types').array(),
+    /** Channels it listens to; null for all. */
+    channels: text('channels').array(),
+    disabled: boolean('disabled').notNull().default(false),
+    headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+    metadata: jsonb('metadata').$type<Record<string, string>>().notNull().default({}),
+    /** Messages per second at most; null for no limit. */
+    throttleRate: integer('throttle_rate'),
+    createdAt: createdAt(),
+    updatedAt: at('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('endpoints_app_idx')
+      .on(t.appId, t.id)
+      .where(sql`${t.appId} is not null`),
+    uniqueIndex('endpoints_app_uid_idx')
+      .on(t.appId, t.uid)
+      .where(sql`${t.uid} is not null`),
+    index('endpoints_tenant_kind_idx').on(t.tenantId, t.kind),
+  ],
+);
+
+/**
+ * What is delivered: one event of a run, or one message of an application, with its body fixed at
+ * creation (null once expunged). Its id is the `svix-id` of every attempt at every endpoint. Written
+ * once and never updated but by an expunge, so the delivery log's wide indexes live here; the state
+ * that changes with each attempt lives in `deliveries`.
+ */
 export const messages = pgTable(
   'messages',
   {
     id: id('id').primaryKey(),
     tenantId: id('tenant_id').notNull(),
-    runId: id('run_id').notNull(),
-    workflowId: text('workflow_id').notNull(),
-    eventId: id('event_id').notNull(),
+    appId: id('app_id'),
+    runId: id('run_id'),
+    workflowId: text('workflow_id'),
+    /** A run message's event id; an application message's `eventId` (unique per application). */
+    eventId: text('event_id'),
     eventType: text('event_type').notNull(),
-    url: text('url').notNull(),
-    headers: jsonb('headers').$type<Record<string, string>>().notNull(),
-    payload: text('payload').notNull(),
+    channels: text('channels').array(),
+    payload: text('payload'),
+    expungedAt: at('expunged_at'),
+    createdAt: createdAt(),
+  },
+  // The delivery log lists newest first by (created_at, id): each filter leads an index that ends in
+  // that order, so a created_at window and the keyset page are one range scan. A run has few
+  // messages, so run_id alone is enough (they are sorted in memory).
+  (t) => [
+    index('messages_run_idx')
+      .on(t.runId, t.id)
+      .where(sql`${t.runId} is not null`),
+    index('messages_tenant_idx').on(t.tenantId, t.createdAt, t.id),
+    index('messages_workflow_idx')
+      .on(t.workflowId, t.createdAt, t.id)
+      .where(sql`${t.workflowId} is not null`),
+    index('messages_event_type_idx').on(t.eventType, t.createdAt, t.id),
+    index('messages_created_idx').on(t.createdAt, t.id),
+    index('messages_app_idx')
+      .on(t.appId, t.createdAt, t.id)
+      .where(sql`${t.appId} is not null`),
+    uniqueIndex('messages_app_event_id_idx')
+      .on(t.appId, t.eventId)
+      .where(sql`${t.appId} is not null and ${t.eventId} is not null`),
+  ],
+);
+
+/**
+ * One message at one endpoint: the unit the queue, the worker and the delivery log deal in. Its
+ * status changes with every attempt, so it carries few indexes (the log's wide ones are on
+ * `messages`), and the non-`succeeded` statuses (the rare ones) are indexed partially.
+ */
+export const deliveries = pgTable(
+  'deliveries',
+  {
+    messageId: id('message_id').notNull(),
+    endpointId: id('endpoint_id').notNull(),
+    tenantId: id('tenant_id').notNull(),
     status: text('status', { enum: MESSAGE_STATUSES }).notNull(),
+    /** Attempts made, manual ones included. */
     attemptCount: smallint('attempt_count').notNull().default(0),
+    /** Steps of the retry schedule made (scheduled and recover attempts): tells a stale job. */
+    steps: smallint('steps').notNull().default(0),
     nextAttemptAt: at('next_attempt_at'),
+    /** Why the delivery ended `failed` without an attempt (content expunged, endpoint gone). */
+    failureReason: text('failure_reason'),
+    /** The message's creation time, so the log pages deliveries in message order. */
     createdAt: createdAt(),
     deliveredAt: at('delivered_at'),
   },
-  // The delivery log lists newest first by (created_at, id): each filter of CONTRACT §6 leads an
-  // index that ends in that order, so a created_at window and the keyset page are one range scan.
-  // A run has few messages, so run_id alone is enough (they are sorted in memory).
   (t) => [
-    index('messages_run_idx').on(t.runId, t.id),
-    index('messages_tenant_idx').on(t.tenantId, t.createdAt, t.id),
-    index('messages_tenant_status_idx').on(t.tenantId, t.status, t.createdAt, t.id),
-    index('messages_status_idx').on(t.status, t.createdAt, t.id),
-    index('messages_workflow_idx').on(t.workflowId, t.createdAt, t.id),
-    index('messages_event_type_idx').on(t.eventType, t.createdAt, t.id),
-    index('messages_created_idx').on(t.createdAt, t.id),
+    primaryKey({ columns: [t.messageId, t.endpointId] }),
+    index('deliveries_endpoint_idx').on(t.endpointId, t.createdAt, t.messageId),
+    index('deliveries_status_idx')
+      .on(t.status, t.createdAt, t.messageId)
+      .where(sql`${t.status} <> 'succeeded'`),
+    index('deliveries_tenant_status_idx')
+      .on(t.tenantId, t.status, t.createdAt, t.messageId)
+      .where(sql`${t.status} <> 'succeeded'`),
   ],
 );
 
@@ -153,14 +327,19 @@ export const attempts = pgTable(
   {
     id: id('id').primaryKey(),
     messageId: id('message_id').notNull(),
+    endpointId: id('endpoint_id').notNull(),
     tenantId: id('tenant_id').notNull(),
+    /** The URL attempted (an endpoint's URL may change later). */
+    url: text('url').notNull(),
     attempt: smallint('attempt').notNull(),
     trigger: text('trigger', { enum: ATTEMPT_TRIGGERS }).notNull(),
     outcome: text('outcome', { enum: ATTEMPT_OUTCOMES }).notNull(),
     startedAt: at('started_at').notNull(),
     durationMs: integer('duration_ms').notNull(),
     responseStatus: smallint('response_status'),
+    /** The first 64 KiB of the answer; null when none came, or once expunged. */
     responseBody: text('response_body'),
+    responseExpungedAt: at('response_expunged_at'),
     errorKind: text('error_kind', { enum: ATTEMPT_ERROR_KINDS }),
     errorMessage: text('error_message'),
     nextAttemptAt: at('next_attempt_at'),
@@ -170,11 +349,26 @@ export const attempts = pgTable(
   // rare pair (failed with a 2xx) never scans every 2xx attempt. Outcome alone is dense enough to
   // ride attempts_started_idx.
   (t) => [
-    index('attempts_message_idx').on(t.messageId, t.id),
+    index('attempts_message_idx').on(t.messageId, t.endpointId, t.id),
+    index('attempts_endpoint_idx').on(t.endpointId, t.startedAt, t.id),
     index('attempts_started_idx').on(t.startedAt, t.id),
     index('attempts_status_class_idx').on(sql`(coalesce(${t.responseStatus} / 100, 0))`, t.startedAt, t.id),
     index('attempts_outcome_class_idx').on(t.outcome, sql`(coalesce(${t.responseStatus} / 100, 0))`, t.startedAt, t.id),
   ],
 );
 
-export const schema = { tenants, signingSecrets, apiKeys, runs, idempotencyKeys, events, messages, attempts };
+export const schema = {
+  tenants,
+  signingSecrets,
+  apiKeys,
+  runs,
+  idempotencyKeys,
+  idempotentResponses,
+  events,
+  applications,
+  eventTypes,
+  endpoints,
+  messages,
+  deliveries,
+  attempts,
+};

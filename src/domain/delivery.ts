@@ -26,3 +26,10 @@ export type AttemptErrorKind = (typeof ATTEMPT_ERROR_KINDS)[number];
 export function onSchedule(trigger: AttemptTrigger): boolean {
   return trigger !== 'manual';
 }
+
+/**
+ * Where a message goes: an application's standing endpoint, a run's webhook, or an operational
+ * endpoint (Orbit's events about itself). One model, one delivery path for all three.
+ */
+export const ENDPOINT_KINDS = ['app', 'run', 'operational'] as const;
+export type EndpointKind = (typeof ENDPOINT_KINDS)[number];

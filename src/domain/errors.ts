@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'invalid_transition'
   | 'run_finished'
   | 'idempotency_conflict'
+  | 'conflict'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'service_unavailable'

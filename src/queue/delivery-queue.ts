@@ -1,21 +1,25 @@
 import { sql as drizzleSql } from 'drizzle-orm';
 import { fromDrizzle, type DrizzleTransactionLike, type JobInsert, type PgBoss } from 'pg-boss';
+import type postgres from 'postgres';
 import { ATTEMPT_TRIGGERS, onSchedule, type AttemptTrigger } from '../domain/delivery.ts';
 import { uuidFromName } from '../lib/ids.ts';
 
 /** First attempts and retries use separate queues, so a retry backlog never delays fresh events. */
 export const DELIVERY_QUEUES = { first: 'orbit-delivery', retry: 'orbit-delivery-retry' } as const;
 
+/** One attempt to make: a message at an endpoint (a delivery), at a step of its retry schedule. */
 export interface DeliveryJob {
   messageId: string;
-  /** The step of the retry ladder this job performs (1 = first attempt); 0 for a manual attempt. */
+  /** Absent only in jobs queued before endpoints existed: the message's one delivery is meant. */
+  endpointId?: string | undefined;
+  /** The step of the retry schedule this job performs (1 = first attempt); 0 for a manual attempt. */
   step: number;
   trigger: AttemptTrigger;
 }
 
 export interface PlannedDelivery extends DeliveryJob {
   startAfter?: Date;
-  /** The message's target URL: its origin becomes the job's group, which caps attempts in flight per origin. */
+  /** The endpoint's URL: its origin becomes the job's group, which caps attempts in flight per origin. */
   url?: string;
 }
 
@@ -29,9 +33,10 @@ export function deliveryGroup(url: string | undefined): string | undefined {
   return origin === 'null' ? undefined : origin;
 }
 
-/** The job id of a scheduled step is derived from message and step: a repeated enqueue is a no-op. */
+/** A scheduled step's job id derives from the delivery and the step: a repeated enqueue is a no-op. */
 export function deliveryJobId(job: DeliveryJob): string | undefined {
-  return onSchedule(job.trigger) ? uuidFromName(`${job.messageId}:${job.step}`) : undefined;
+  if (!onSchedule(job.trigger)) return undefined;
+  return uuidFromName(job.endpointId === undefined ? `${job.messageId}:${job.step}` : `${job.messageId}:${job.endpointId}:${job.step}`);
 }
 
 function toInsert(job: PlannedDelivery): JobInsert<DeliveryJob> {
@@ -39,25 +44,38 @@ function toInsert(job: PlannedDelivery): JobInsert<DeliveryJob> {
   const group = deliveryGroup(job.url);
   return {
     ...(id ? { id } : {}),
-    data: { messageId: job.messageId, step: job.step, trigger: job.trigger },
+    data: { messageId: job.messageId, endpointId: job.endpointId, step: job.step, trigger: job.trigger },
     ...(job.startAfter ? { startAfter: job.startAfter } : {}),
     ...(group ? { group: { id: group } } : {}),
   };
 }
 
+/** A transaction to enqueue in: drizzle's, or postgres.js's (the hot paths use it directly). */
+export type EnqueueTransaction = { drizzle: DrizzleTransactionLike } | { postgres: postgres.TransactionSql };
+
+function bossDb(tx: EnqueueTransaction) {
+  if ('drizzle' in tx) return fromDrizzle(tx.drizzle, drizzleSql);
+  const client = tx.postgres;
+  return {
+    executeSql: async (text: string, values?: unknown[]) => ({
+      rows: await client.unsafe(text, (values ?? []) as postgres.ParameterOrJSON<never>[], { prepare: true }),
+    }),
+  };
+}
+
 /**
- * Enqueues delivery jobs, inside the caller's drizzle transaction when one is given (so a job
- * exists exactly when the transaction that planned it commits).
+ * Enqueues delivery jobs, inside the caller's transaction when one is given (so a job exists exactly
+ * when the transaction that planned it commits).
  */
-export async function enqueueDeliveries(boss: PgBoss, jobs: readonly PlannedDelivery[], tx?: DrizzleTransactionLike): Promise<void> {
-  const options = tx ? { db: fromDrizzle(tx, drizzleSql) } : {};
+export async function enqueueDeliveries(boss: PgBoss, jobs: readonly PlannedDelivery[], tx?: EnqueueTransaction): Promise<void> {
+  const options = tx ? { db: bossDb(tx) } : {};
   const first = jobs.filter((job) => !isRetry(job)).map(toInsert);
   const retry = jobs.filter(isRetry).map(toInsert);
   if (first.length > 0) await boss.insert(DELIVERY_QUEUES.first, first, options);
   if (retry.length > 0) await boss.insert(DELIVERY_QUEUES.retry, retry, options);
 }
 
-/** Later ladder steps go to the retry queue; first attempts and manual ones (asked for "now") do not. */
+/** Later steps of the schedule go to the retry queue; first attempts and manual ones (asked for "now") do not. */
 function isRetry(job: DeliveryJob): boolean {
   return onSchedule(job.trigger) && job.step > 1;
 }
@@ -65,8 +83,9 @@ function isRetry(job: DeliveryJob): boolean {
 /** Job data as stored by `enqueueDeliveries`; null for anything else (a foreign or corrupt job). */
 export function parseDeliveryJob(data: unknown): DeliveryJob | null {
   if (typeof data !== 'object' || data === null) return null;
-  const { messageId, step, trigger } = data as Record<string, unknown>;
+  const { messageId, endpointId, step, trigger } = data as Record<string, unknown>;
   if (typeof messageId !== 'string' || typeof step !== 'number' || !Number.isInteger(step) || step < 0) return null;
+  if (endpointId !== undefined && typeof endpointId !== 'string') return null;
   if (!ATTEMPT_TRIGGERS.includes(trigger as AttemptTrigger)) return null;
-  return { messageId, step, trigger: trigger as AttemptTrigger };
+  return { messageId, endpointId, step, trigger: trigger as AttemptTrigger };
 }

@@ -4,8 +4,8 @@ import { apiKeys, tenants } from '../db/schema.ts';
 import { generateSigningSecret, normaliseSigningSecret } from '../domain/signing.ts';
 import { newId } from '../lib/ids.ts';
 import type { ServiceDeps } from './deps.ts';
-import { generateApiKey, hashApiKey, insertApiKey, replaceSigningSecret } from './tenants.ts';
-import { currentSigningSecret } from './signing-secrets.ts';
+import { generateApiKey, hashApiKey, insertApiKey } from './tenants.ts';
+import { currentSigningSecret, replaceSigningSecret } from './signing-secrets.ts';
 
 export interface BootstrapOptions {
   adminKey?: string | undefined;
@@ -42,10 +42,11 @@ export async function bootstrap(deps: ServiceDeps, options: BootstrapOptions): P
     const tenantId = (tenant as typeof tenants.$inferSelect).id;
 
     const wanted = options.signingSecret ? normaliseSigningSecret(options.signingSecret) : null;
-    const current = await currentSigningSecret(tx, deps.cipher, tenantId);
+    const owner = { tenantId, endpointId: null };
+    const current = await currentSigningSecret(tx, deps.cipher, owner);
     if (!current || (wanted && wanted !== current)) {
       // A configured secret replaces the current one at once: receivers were told to use it.
-      await replaceSigningSecret(deps, tx, tenantId, wanted ?? generateSigningSecret(), now, now);
+      await replaceSigningSecret(deps, tx, owner, wanted ?? generateSigningSecret(), now, now);
     }
 
     let generatedAdminKey: string | null = null;

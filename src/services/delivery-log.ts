@@ -1,30 +1,40 @@
 /**
- * The delivery log (CONTRACT §5, §6): messages and attempts, filtered and paged newest first.
+ * The delivery log: deliveries (one message at one endpoint) and their attempts, filtered and paged
+ * newest first. A run's message has one delivery; an application's message has one per endpoint it
+ * went to, all under the message's id (its `svix-id`).
  *
- * Lists are ordered by (created_at, id) for messages and (started_at, id) for attempts, and the
- * iterator is that pair of the last row: a keyset, so messages arriving between two pages never
- * shift or repeat a page. Each filter leads an index ending in the same order (see db/schema.ts),
- * so a time window and a page are one index range scan.
+ * Lists are ordered by (created_at, message id, endpoint id) for deliveries and (started_at, id) for
+ * attempts, and the iterator is that tuple of the last row: a keyset, so messages arriving between
+ * two pages never shift or repeat a page. Each filter leads an index ending in the same order (see
+ * db/schema.ts), so a time window and a page are one index range scan: the message's columns are
+ * indexed on `messages`, the delivery's state (status, endpoint) on `deliveries`.
  */
-import { and, asc, desc, eq, gte, inArray, lt, sql, type AnyColumn } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, lt, or, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
-import { attempts, messages, runs } from '../db/schema.ts';
+import { attempts, deliveries, endpoints, messages, runs } from '../db/schema.ts';
+import type { AttemptErrorKind, AttemptOutcome, AttemptTrigger, EndpointKind, MessageStatus } from '../domain/delivery.ts';
 import { notFound, OrbitError } from '../domain/errors.ts';
 import { ITERATOR_RULE } from '../domain/limits.ts';
-import type { AttemptErrorKind, AttemptOutcome, AttemptTrigger, MessageStatus } from '../domain/delivery.ts';
-import type { EventType } from '../domain/run.ts';
 import type { ServiceDeps } from './deps.ts';
 
+/** One message at one endpoint, as the delivery log lists it. `id` is the message's (its svix-id). */
 export interface MessageView {
   id: string;
   tenantId: string;
-  runId: string;
-  workflowId: string;
-  eventType: EventType;
-  url: string;
+  /** The run, for a run's message; null for an application's. */
+  runId: string | null;
+  workflowId: string | null;
+  /** The application, for an application's message; null for a run's. */
+  appId: string | null;
+  /** The endpoint of an application (or an operational one); null for a run's webhook. */
+  endpointId: string | null;
+  eventType: string;
+  url: string | null;
   status: MessageStatus;
   attemptCount: number;
   nextAttemptAt: string | null;
+  /** Why the delivery ended `failed` without an attempt (content expunged, endpoint disabled); else null. */
+  failureReason: string | null;
   createdAt: string;
   deliveredAt: string | null;
 }
@@ -32,19 +42,27 @@ export interface MessageView {
 export interface AttemptView {
   id: string;
   messageId: string;
+  endpointId: string | null;
+  url: string;
   attempt: number;
   trigger: AttemptTrigger;
   outcome: AttemptOutcome;
   startedAt: string;
   durationMs: number;
   responseStatus: number | null;
+  /** The first 64 KiB of the answer as text; null when none came or it was expunged. */
   responseBody: string | null;
   error: { kind: AttemptErrorKind; message: string } | null;
   nextAttemptAt: string | null;
 }
 
 export interface MessageDetail extends MessageView {
-  payload: string;
+  /** The exact body sent; null once expunged. */
+  payload: string | null;
+  expunged: boolean;
+  /** Every delivery of the message (one for a run's message; one per endpoint for an application's). */
+  deliveries: MessageView[];
+  /** Every attempt at every endpoint, oldest first. */
   attempts: AttemptView[];
 }
 
@@ -63,7 +81,9 @@ export interface MessageFilter {
   tenantId?: string | undefined;
   runId?: string | undefined;
   workflowId?: string | undefined;
-  eventType?: EventType | undefined;
+  appId?: string | undefined;
+  endpointId?: string | undefined;
+  eventType?: string | undefined;
   /** createdAt >= since */
   since?: Date | undefined;
   /** createdAt < until */
@@ -74,6 +94,7 @@ export interface MessageFilter {
 
 export interface AttemptFilter {
   messageId?: string | undefined;
+  endpointId?: string | undefined;
   status?: AttemptOutcome | undefined;
   /** 0 = no response; 1..5 = 1xx..5xx (see parseStatusCodeClass). */
   statusCodeClass?: number | undefined;
@@ -83,6 +104,14 @@ export interface AttemptFilter {
   until?: Date | undefined;
   limit: number;
   iterator?: string | undefined;
+}
+
+/** Who may see a message: a tenant (its own), an application (its own), or everyone (admin). */
+export interface MessageScope {
+  tenantId?: string | undefined;
+  appId?: string | undefined;
+  /** Picks the delivery the top-level fields describe. */
+  endpointId?: string | undefined;
 }
 
 /**
@@ -101,25 +130,28 @@ export const STATUS_CODE_CLASS_RULE = '1xx, 2xx, 3xx, 4xx or 5xx (or 100..500), 
 // ---- iterator ---------------------------------------------------------------------------------
 
 const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const CURSOR_ID = /^[A-Za-z0-9_-]{1,256}$/;
 
 interface Cursor {
   /** The row's timestamp with microseconds, UTC: JS dates would lose the last three digits. */
   at: string;
   id: string;
+  /** The delivery's endpoint (message lists only). */
+  endpointId?: string | undefined;
 }
 
 function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(`${cursor.at}|${cursor.id}`, 'utf8').toString('base64url');
+  const parts = [cursor.at, cursor.id, ...(cursor.endpointId === undefined ? [] : [cursor.endpointId])];
+  return Buffer.from(parts.join('|'), 'utf8').toString('base64url');
 }
 
 function parseCursor(iterator: string): Cursor | null {
-  if (!/^[A-Za-z0-9_-]{1,400}$/.test(iterator)) return null;
-  const text = Buffer.from(iterator, 'base64url').toString('utf8');
-  const bar = text.indexOf('|');
-  const at = text.slice(0, bar);
-  const id = text.slice(bar + 1);
-  if (bar < 0 || !CURSOR_TIME.test(at) || Number.isNaN(Date.parse(at)) || !/^[A-Za-z0-9_-]{1,256}$/.test(id)) return null;
-  return { at, id };
+  if (!/^[A-Za-z0-9_-]{1,600}$/.test(iterator)) return null;
+  const [at, id, endpointId, ...rest] = Buffer.from(iterator, 'base64url').toString('utf8').split('|');
+  if (at === undefined || id === undefined || rest.length > 0) return null;
+  if (!CURSOR_TIME.test(at) || Number.isNaN(Date.parse(at)) || !CURSOR_ID.test(id)) return null;
+  if (endpointId !== undefined && !CURSOR_ID.test(endpointId)) return null;
+  return { at, id, endpointId };
 }
 
 /** Whether a text is an iterator this module produced (the API checks it up front for a 422). */
@@ -141,54 +173,102 @@ function beforeCursor(time: AnyColumn, id: AnyColumn, iterator: string | undefin
   return sql`(${time}, ${id}) < (${cursor.at}::timestamptz, ${cursor.id})`;
 }
 
-function toPage<T, R extends { cursorAt: string; id: string }>(rows: R[], limit: number, view: (row: R) => T): Page<T> {
+/**
+ * Deliveries strictly after the cursor in descending (time, message id, endpoint id) order. The
+ * first condition is a range on the index's own columns; the second drops the boundary message's
+ * endpoints already listed.
+ */
+function beforeDeliveryCursor(time: AnyColumn, id: AnyColumn, iterator: string | undefined): SQL | undefined {
+  if (iterator === undefined) return undefined;
+  const cursor = decodeCursor(iterator);
+  const endpoint = cursor.endpointId ?? '';
+  return and(
+    sql`(${time}, ${id}) <= (${cursor.at}::timestamptz, ${cursor.id})`,
+    or(sql`(${time}, ${id}) < (${cursor.at}::timestamptz, ${cursor.id})`, lt(deliveries.endpointId, endpoint)),
+  );
+}
+
+function toPage<T, R extends { cursorAt: string; id: string; endpointId?: string }>(
+  rows: R[],
+  limit: number,
+  view: (row: R) => T,
+): Page<T> {
   const done = rows.length <= limit;
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  return { data: page.map(view), iterator: done || !last ? null : encodeCursor({ at: last.cursorAt, id: last.id }), done };
+  return {
+    data: page.map(view),
+    iterator: done || !last ? null : encodeCursor({ at: last.cursorAt, id: last.id, endpointId: last.endpointId }),
+    done,
+  };
 }
 
 // ---- views ------------------------------------------------------------------------------------
 
 const iso = (date: Date | null): string | null => (date ? date.toISOString() : null);
 
-const messageColumns = {
+const deliveryColumns = {
   id: messages.id,
   tenantId: messages.tenantId,
   runId: messages.runId,
   workflowId: messages.workflowId,
+  appId: messages.appId,
+  endpointId: deliveries.endpointId,
+  kind: endpoints.kind,
   eventType: messages.eventType,
-  url: messages.url,
-  status: messages.status,
-  attemptCount: messages.attemptCount,
-  nextAttemptAt: messages.nextAttemptAt,
+  url: endpoints.url,
+  status: deliveries.status,
+  attemptCount: deliveries.attemptCount,
+  nextAttemptAt: deliveries.nextAttemptAt,
+  failureReason: deliveries.failureReason,
   createdAt: messages.createdAt,
-  deliveredAt: messages.deliveredAt,
+  deliveredAt: deliveries.deliveredAt,
 };
 
-type MessageRow = Omit<typeof messages.$inferSelect, 'eventId' | 'headers' | 'payload'>;
+interface DeliveryRow {
+  id: string;
+  tenantId: string;
+  runId: string | null;
+  workflowId: string | null;
+  appId: string | null;
+  endpointId: string;
+  kind: EndpointKind;
+  eventType: string;
+  url: string;
+  status: MessageStatus;
+  attemptCount: number;
+  nextAttemptAt: Date | null;
+  failureReason: string | null;
+  createdAt: Date;
+  deliveredAt: Date | null;
+}
 
-function toMessageView(row: MessageRow): MessageView {
+function toMessageView(row: DeliveryRow): MessageView {
   return {
     id: row.id,
     tenantId: row.tenantId,
     runId: row.runId,
     workflowId: row.workflowId,
-    // Only recordEvent writes messages, always with a known type.
-    eventType: row.eventType as EventType,
+    appId: row.appId,
+    // A run's webhook endpoint is an internal record: it has no id a user could act on.
+    endpointId: row.kind === 'run' ? null : row.endpointId,
+    eventType: row.eventType,
     url: row.url,
     status: row.status,
     attemptCount: row.attemptCount,
     nextAttemptAt: iso(row.nextAttemptAt),
+    failureReason: row.failureReason,
     createdAt: row.createdAt.toISOString(),
     deliveredAt: iso(row.deliveredAt),
   };
 }
 
-function toAttemptView(row: typeof attempts.$inferSelect): AttemptView {
+function toAttemptView(row: typeof attempts.$inferSelect, kind: EndpointKind | null): AttemptView {
   return {
     id: row.id,
     messageId: row.messageId,
+    endpointId: kind === 'run' ? null : row.endpointId,
+    url: row.url,
     attempt: row.attempt,
     trigger: row.trigger,
     outcome: row.outcome,
@@ -206,35 +286,49 @@ function toAttemptView(row: typeof attempts.$inferSelect): AttemptView {
 /** The SQL expression the attempts_*_class_idx indexes are built on; must stay identical. */
 const statusClass = sql`(coalesce(${attempts.responseStatus} / 100, 0))`;
 
-/** The list query of `GET /v1/admin/messages`; exported so the benchmark explains the real one. */
+/**
+ * The list query of `GET /v1/admin/messages`; exported so the benchmark explains the real one.
+ * Filters on a delivery's state (a rare status, an endpoint) walk `deliveries` in its own order;
+ * the rest walk `messages` — the same order either way, since a delivery carries its message's
+ * creation time.
+ */
 export function messageListQuery(db: Queryable, filter: MessageFilter) {
+  const byDelivery = filter.endpointId !== undefined || (filter.status !== undefined && filter.status !== 'succeeded');
+  const time = byDelivery ? deliveries.createdAt : messages.createdAt;
+  const id = byDelivery ? deliveries.messageId : messages.id;
   return db
-    .select({ ...messageColumns, cursorAt: cursorText(messages.createdAt) })
-    .from(messages)
+    .select({ ...deliveryColumns, cursorAt: cursorText(time) })
+    .from(deliveries)
+    .innerJoin(messages, eq(messages.id, deliveries.messageId))
+    .innerJoin(endpoints, eq(endpoints.id, deliveries.endpointId))
     .where(
       and(
-        filter.status !== undefined ? eq(messages.status, filter.status) : undefined,
-        filter.tenantId !== undefined ? eq(messages.tenantId, filter.tenantId) : undefined,
+        filter.status !== undefined ? eq(deliveries.status, filter.status) : undefined,
+        filter.tenantId !== undefined ? eq(byDelivery ? deliveries.tenantId : messages.tenantId, filter.tenantId) : undefined,
         filter.runId !== undefined ? eq(messages.runId, filter.runId) : undefined,
         filter.workflowId !== undefined ? eq(messages.workflowId, filter.workflowId) : undefined,
+        filter.appId !== undefined ? eq(messages.appId, filter.appId) : undefined,
+        filter.endpointId !== undefined ? eq(deliveries.endpointId, filter.endpointId) : undefined,
         filter.eventType !== undefined ? eq(messages.eventType, filter.eventType) : undefined,
-        filter.since !== undefined ? gte(messages.createdAt, filter.since) : undefined,
-        filter.until !== undefined ? lt(messages.createdAt, filter.until) : undefined,
-        beforeCursor(messages.createdAt, messages.id, filter.iterator),
+        filter.since !== undefined ? gte(time, filter.since) : undefined,
+        filter.until !== undefined ? lt(time, filter.until) : undefined,
+        beforeDeliveryCursor(time, id, filter.iterator),
       ),
     )
-    .orderBy(desc(messages.createdAt), desc(messages.id))
+    .orderBy(desc(time), desc(id), desc(deliveries.endpointId))
     .limit(filter.limit + 1);
 }
 
 /** The list query of `GET /v1/admin/attempts`; exported so the benchmark explains the real one. */
 export function attemptListQuery(db: Queryable, filter: AttemptFilter) {
   return db
-    .select({ row: attempts, cursorAt: cursorText(attempts.startedAt) })
+    .select({ row: attempts, kind: endpoints.kind, cursorAt: cursorText(attempts.startedAt) })
     .from(attempts)
+    .leftJoin(endpoints, eq(endpoints.id, attempts.endpointId))
     .where(
       and(
         filter.messageId !== undefined ? eq(attempts.messageId, filter.messageId) : undefined,
+        filter.endpointId !== undefined ? eq(attempts.endpointId, filter.endpointId) : undefined,
         filter.status !== undefined ? eq(attempts.outcome, filter.status) : undefined,
         filter.statusCodeClass !== undefined ? sql`${statusClass} = ${filter.statusCodeClass}` : undefined,
         filter.since !== undefined ? gte(attempts.startedAt, filter.since) : undefined,
@@ -251,11 +345,12 @@ async function attemptsOf(db: Queryable, messageIds: readonly string[]): Promise
   const byMessage = new Map<string, AttemptView[]>(messageIds.map((id) => [id, []]));
   if (messageIds.length === 0) return byMessage;
   const rows = await db
-    .select()
+    .select({ row: attempts, kind: endpoints.kind })
     .from(attempts)
+    .leftJoin(endpoints, eq(endpoints.id, attempts.endpointId))
     .where(inArray(attempts.messageId, [...messageIds]))
     .orderBy(asc(attempts.startedAt), asc(attempts.id));
-  for (const row of rows) byMessage.get(row.messageId)?.push(toAttemptView(row));
+  for (const { row, kind } of rows) byMessage.get(row.messageId)?.push(toAttemptView(row, kind));
   return byMessage;
 }
 
@@ -288,22 +383,77 @@ export async function listRunDeliveries(
   return { ...listed, data: listed.data.map((message) => ({ ...message, attempts: byMessage.get(message.id) ?? [] })) };
 }
 
-/** One message with its payload and attempts (oldest first); with a tenant, only that tenant's. */
-export async function getMessage(deps: Pick<ServiceDeps, 'db'>, messageId: string, tenantId?: string): Promise<MessageDetail> {
-  const [row] = await deps.db
-    .select({ ...messageColumns, payload: messages.payload })
+/**
+ * One message with its payload, its deliveries and every attempt (oldest first), within a scope
+ * (a tenant's or an application's messages only; any message for an admin). The top-level delivery
+ * fields describe the delivery at `scope.endpointId`, else the first one.
+ */
+export async function getMessage(deps: Pick<ServiceDeps, 'db'>, messageId: string, scope: MessageScope = {}): Promise<MessageDetail> {
+  const [message] = await deps.db
+    .select({
+      id: messages.id,
+      tenantId: messages.tenantId,
+      runId: messages.runId,
+      workflowId: messages.workflowId,
+      appId: messages.appId,
+      eventType: messages.eventType,
+      payload: messages.payload,
+      expungedAt: messages.expungedAt,
+      createdAt: messages.createdAt,
+    })
     .from(messages)
-    .where(and(eq(messages.id, messageId), tenantId !== undefined ? eq(messages.tenantId, tenantId) : undefined));
-  if (!row) throw notFound('message');
-  const byMessage = await attemptsOf(deps.db, [row.id]);
-  return { ...toMessageView(row), payload: row.payload, attempts: byMessage.get(row.id) ?? [] };
+    .where(
+      and(
+        eq(messages.id, messageId),
+        scope.tenantId !== undefined ? eq(messages.tenantId, scope.tenantId) : undefined,
+        scope.appId !== undefined ? eq(messages.appId, scope.appId) : undefined,
+      ),
+    );
+  if (!message) throw notFound('message');
+  const rows = await deps.db
+    .select(deliveryColumns)
+    .from(deliveries)
+    .innerJoin(messages, eq(messages.id, deliveries.messageId))
+    .innerJoin(endpoints, eq(endpoints.id, deliveries.endpointId))
+    .where(eq(deliveries.messageId, messageId))
+    .orderBy(asc(deliveries.endpointId));
+  const all = rows.map(toMessageView);
+  const chosen = scope.endpointId === undefined ? rows[0] : rows.find((row) => row.endpointId === scope.endpointId);
+  if (scope.endpointId !== undefined && chosen === undefined) throw notFound('message at this endpoint');
+  const byMessage = await attemptsOf(deps.db, [messageId]);
+  const top: MessageView = chosen
+    ? toMessageView(chosen)
+    : {
+        // An application's message that no endpoint received: nothing was, or is, to be delivered.
+        id: message.id,
+        tenantId: message.tenantId,
+        runId: message.runId,
+        workflowId: message.workflowId,
+        appId: message.appId,
+        endpointId: null,
+        eventType: message.eventType,
+        url: null,
+        status: 'succeeded',
+        attemptCount: 0,
+        nextAttemptAt: null,
+        failureReason: null,
+        createdAt: message.createdAt.toISOString(),
+        deliveredAt: null,
+      };
+  return {
+    ...top,
+    payload: message.payload,
+    expunged: message.expungedAt !== null,
+    deliveries: all,
+    attempts: byMessage.get(messageId) ?? [],
+  };
 }
 
 export async function listAttempts(deps: Pick<ServiceDeps, 'db'>, filter: AttemptFilter): Promise<Page<AttemptView>> {
   const rows = await attemptListQuery(deps.db, filter);
   return toPage(
-    rows.map(({ row, cursorAt }) => ({ ...row, cursorAt })),
+    rows.map(({ row, kind, cursorAt }) => ({ row, kind, cursorAt, id: row.id })),
     filter.limit,
-    toAttemptView,
+    ({ row, kind }) => toAttemptView(row, kind),
   );
 }

@@ -1,14 +1,16 @@
 /**
  * The delivery use cases: attempt a fetched batch of deliveries (sign, POST, record) and plan a
- * manual retry. HTTP happens outside any transaction; one statement (or one short transaction when
- * retries are planned) records the whole batch afterwards.
+ * manual retry. A delivery is one message at one endpoint; every kind of endpoint (an application's,
+ * a run's webhook, an operational one) goes through these same functions. HTTP happens outside any
+ * transaction; one statement (or one short transaction when retries are planned) records the whole
+ * batch afterwards. The two hot statements (load, record) go to postgres.js directly.
  */
-import { eq, inArray, sql as drizzleSql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
+import type postgres from 'postgres';
 import pkg from '../../package.json' with { type: 'json' };
-import { messages } from '../db/schema.ts';
-import type { Queryable } from '../db/client.ts';
-import { onSchedule, type AttemptTrigger, type MessageStatus } from '../domain/delivery.ts';
-import { OrbitError } from '../domain/errors.ts';
+import { deliveries, endpoints, messages } from '../db/schema.ts';
+import { onSchedule, type AttemptTrigger, type EndpointKind, type MessageStatus } from '../domain/delivery.ts';
+import { notFound } from '../domain/errors.ts';
 import { classifyAttempt, type AttemptClassification } from '../domain/outcome.ts';
 import { nextRetryDelay } from '../domain/schedule.ts';
 import { signPayload } from '../domain/signing.ts';
@@ -17,7 +19,7 @@ import { enqueueDeliveries, type DeliveryJob, type PlannedDelivery } from '../qu
 import { createSender, type Sender } from '../sender/sender.ts';
 import type { ServiceDeps } from './deps.ts';
 import { observeAttempts, type RecordedAttempt } from './observe.ts';
-import { activeSigningSecrets } from './signing-secrets.ts';
+import { signingSecretsFor } from './signing-secrets.ts';
 
 export const USER_AGENT = `Orbit/${pkg.version}`;
 
@@ -45,21 +47,29 @@ export interface FetchedDelivery extends DeliveryJob {
   signal?: AbortSignal;
 }
 
-export interface LoadedMessage {
-  id: string;
+/** A delivery as the worker needs it: the message's body and the endpoint it goes to. */
+export interface LoadedDelivery {
+  messageId: string;
+  endpointId: string;
   tenantId: string;
+  runId: string | null;
+  kind: EndpointKind;
   url: string;
   headers: Record<string, string>;
-  payload: string;
+  disabled: boolean;
+  /** Null once the message's content was expunged. */
+  payload: string | null;
   status: MessageStatus;
-  /** Attempts of the ladder already made (manual ones excluded). */
-  scheduledAttempts: number;
+  /** Steps of the retry schedule already made (manual attempts excluded): tells a stale job. */
+  steps: number;
 }
 
-/** One attempt to record; column names match the record statement's recordset. */
+/** One attempt to record; names match the record statement's columns. */
 export interface AttemptRecord {
   attempt_id: string;
   message_id: string;
+  endpoint_id: string;
+  url: string;
   trigger: AttemptTrigger;
   outcome: AttemptClassification['outcome'];
   started_at: string;
@@ -70,7 +80,7 @@ export interface AttemptRecord {
   error_message: string | null;
   /** The retry this attempt planned; null when none. */
   next_attempt_at: string | null;
-  /** The message's status after a scheduled attempt; null for a manual one (status kept unless it succeeded). */
+  /** The delivery's status after an attempt on the schedule; null for a manual one (kept unless it succeeded). */
   status: MessageStatus | null;
   delivered_at: string | null;
 }
@@ -87,7 +97,7 @@ const OWNED_HEADERS = new Set([
   'webhook-signature',
 ]);
 
-/** The request headers of CONTRACT §4. */
+/** The request headers every delivery carries (README, "What a receiver gets"). */
 export function deliveryHeaders(
   custom: Record<string, string>,
   messageId: string,
@@ -111,43 +121,78 @@ export function deliveryHeaders(
   return headers;
 }
 
-async function loadMessages(db: Queryable, ids: readonly string[]): Promise<LoadedMessage[]> {
-  return db
-    .select({
-      id: messages.id,
-      tenantId: messages.tenantId,
-      url: messages.url,
-      headers: messages.headers,
-      payload: messages.payload,
-      status: messages.status,
-      // The ladder position, which manual attempts do not move: tells a stale scheduled job.
-      // Spelled out: drizzle renders a column in a select list unqualified, which `attempts` would capture.
-      scheduledAttempts: drizzleSql<number>`(select count(*) from attempts a
-        where a.message_id = "messages"."id" and a.trigger <> 'manual')::int`,
-    })
-    .from(messages)
-    .where(inArray(messages.id, [...ids]));
+interface RawDelivery {
+  message_id: string;
+  endpoint_id: string;
+  tenant_id: string;
+  run_id: string | null;
+  kind: EndpointKind;
+  url: string;
+  headers: Record<string, string>;
+  disabled: boolean;
+  payload: string | null;
+  status: MessageStatus;
+  steps: number;
 }
 
-/** A scheduled job runs only while its message is pending and its step is not done yet. */
-function isDue(job: DeliveryJob, message: LoadedMessage): boolean {
+// A job queued before endpoints existed names no endpoint: it means the message's one delivery.
+const LOAD_DELIVERIES = `
+  select d.message_id, d.endpoint_id, d.tenant_id, m.run_id, e.kind, e.url, e.headers, e.disabled, m.payload,
+    d.status, d.steps
+  from unnest($1::text[], $2::text[]) as j(message_id, endpoint_id)
+  join deliveries d on d.message_id = j.message_id and (j.endpoint_id is null or d.endpoint_id = j.endpoint_id)
+  join messages m on m.id = d.message_id
+  join endpoints e on e.id = d.endpoint_id`;
+
+async function loadDeliveries(sql: postgres.Sql, jobs: readonly DeliveryJob[]): Promise<LoadedDelivery[]> {
+  const rows = await sql.unsafe<RawDelivery[]>(
+    LOAD_DELIVERIES,
+    [jobs.map((job) => job.messageId), jobs.map((job) => job.endpointId ?? null)] as postgres.ParameterOrJSON<never>[],
+    { prepare: true },
+  );
+  return rows.map((row) => ({
+    messageId: row.message_id,
+    endpointId: row.endpoint_id,
+    tenantId: row.tenant_id,
+    runId: row.run_id,
+    kind: row.kind,
+    url: row.url,
+    headers: row.headers,
+    disabled: row.disabled,
+    payload: row.payload,
+    status: row.status,
+    steps: row.steps,
+  }));
+}
+
+const keyOf = (messageId: string, endpointId: string): string => `${messageId} ${endpointId}`;
+
+/** A scheduled job runs only while its delivery is pending and its step is not done yet. */
+function isDue(job: DeliveryJob, delivery: LoadedDelivery): boolean {
   if (!onSchedule(job.trigger)) return true;
-  return message.status === 'pending' && job.step > message.scheduledAttempts;
+  return delivery.status === 'pending' && job.step > delivery.steps;
 }
 
-/** A job whose message is due, with what signing it needs: ready for `attemptDelivery`. */
+/** Why a due delivery ends `failed` without an attempt, or null when it can be attempted. */
+function cannotSend(job: DeliveryJob, delivery: LoadedDelivery): string | null {
+  if (delivery.payload === null) return 'the message content was expunged, so it cannot be sent again';
+  if (delivery.disabled && onSchedule(job.trigger)) return 'the endpoint is disabled';
+  return null;
+}
+
+/** A job whose delivery is due, with what signing it needs: ready for `attemptDelivery`. */
 export interface ReadyDelivery {
   job: FetchedDelivery;
-  message: LoadedMessage;
-  /** The tenant's signing secrets, in clear, newest first. */
+  delivery: LoadedDelivery & { payload: string };
+  /** The signing secrets, in clear, newest first: the endpoint's own, or its tenant's for a run webhook. */
   secrets: readonly string[];
 }
 
 export interface PreparedDeliveries {
   ready: ReadyDelivery[];
-  /** Nothing to do (message gone, already succeeded, stale ladder step): complete these jobs. */
+  /** Nothing (more) to do: delivery gone, already succeeded, stale step, or ended without an attempt. */
   skipped: FetchedDelivery[];
-  /** Cannot run now (the tenant has no secret): fail these jobs so the queue runs them again later. */
+  /** Cannot run now (no secret to sign with): fail these jobs so the queue runs them again later. */
   released: FetchedDelivery[];
 }
 
@@ -156,63 +201,119 @@ export interface AttemptResult {
   jobId: string;
   record: AttemptRecord;
   retry: PlannedDelivery | null;
+  /** Known in memory, for the attempt's log line. */
+  runId: string | null;
 }
 
 /**
- * Loads the messages and secrets of a fetched batch (two queries) and sorts the jobs: which to
- * attempt, which to skip, which to hand back. At most one attempt per message per batch.
+ * Loads the deliveries of a fetched batch and their secrets (two queries) and sorts the jobs: which
+ * to attempt, which to skip, which to hand back. At most one attempt per delivery per batch. A
+ * delivery that cannot be sent (content expunged, endpoint disabled) ends `failed` here, with why.
  */
 export async function prepareDeliveries(deps: DeliveryDeps, jobs: readonly FetchedDelivery[]): Promise<PreparedDeliveries> {
   const prepared: PreparedDeliveries = { ready: [], skipped: [], released: [] };
   if (jobs.length === 0) return prepared;
-  const loaded = await loadMessages(deps.db, [...new Set(jobs.map((job) => job.messageId))]);
-  const byId = new Map(loaded.map((message) => [message.id, message]));
-  // A stale and a current job of one message may arrive together: one attempt only.
-  const chosen = new Map<string, { job: FetchedDelivery; message: LoadedMessage }>();
+  const loaded = await loadDeliveries(deps.sql, jobs);
+  const byMessage = new Map<string, LoadedDelivery[]>();
+  for (const delivery of loaded) byMessage.set(delivery.messageId, [...(byMessage.get(delivery.messageId) ?? []), delivery]);
+  // A stale and a current job of one delivery may arrive together: one attempt only.
+  const chosen = new Map<string, { job: FetchedDelivery; delivery: LoadedDelivery }>();
+  const closing: { job: FetchedDelivery; delivery: LoadedDelivery; reason: string }[] = [];
   for (const job of jobs) {
-    const message = byId.get(job.messageId);
-    if (message === undefined || chosen.has(job.messageId) || !isDue(job, message)) prepared.skipped.push(job);
-    else chosen.set(job.messageId, { job, message });
+    const candidates = byMessage.get(job.messageId) ?? [];
+    const delivery = job.endpointId === undefined ? candidates[0] : candidates.find((each) => each.endpointId === job.endpointId);
+    const key = delivery ? keyOf(delivery.messageId, delivery.endpointId) : '';
+    if (delivery === undefined || chosen.has(key) || !isDue(job, delivery)) {
+      prepared.skipped.push(job);
+      continue;
+    }
+    const reason = cannotSend(job, delivery);
+    if (reason !== null) closing.push({ job, delivery, reason });
+    else chosen.set(key, { job, delivery });
+  }
+  if (closing.length > 0) {
+    await closeDeliveries(
+      deps,
+      closing.map(({ delivery, reason }) => ({ messageId: delivery.messageId, endpointId: delivery.endpointId, reason })),
+    );
+    prepared.skipped.push(...closing.map(({ job }) => job));
   }
   if (chosen.size === 0) return prepared;
 
-  const tenantIds = [...new Set([...chosen.values()].map(({ message }) => message.tenantId))];
-  const secrets = await activeSigningSecrets(deps.db, deps.cipher, tenantIds, deps.clock.now());
-  for (const { job, message } of chosen.values()) {
-    const tenantSecrets = secrets.get(message.tenantId);
-    if (tenantSecrets === undefined || tenantSecrets.length === 0) {
-      deps.logger.error({ messageId: message.id, tenantId: message.tenantId }, 'tenant has no signing secret; delivery held back');
+  const secrets = await signingSecretsFor(
+    deps,
+    [...chosen.values()].map(({ delivery }) => ({
+      tenantId: delivery.tenantId,
+      endpointId: delivery.kind === 'run' ? null : delivery.endpointId,
+    })),
+    deps.clock.now(),
+  );
+  for (const { job, delivery } of chosen.values()) {
+    const own = secrets.get(delivery.kind === 'run' ? delivery.tenantId : delivery.endpointId) ?? [];
+    if (own.length === 0 || delivery.payload === null) {
+      deps.logger.error({ messageId: delivery.messageId, endpointId: delivery.endpointId }, 'no signing secret; delivery held back');
       prepared.released.push(job);
     } else {
-      prepared.ready.push({ job, message, secrets: tenantSecrets });
+      prepared.ready.push({ job, delivery: { ...delivery, payload: delivery.payload }, secrets: own });
     }
   }
   return prepared;
 }
 
 /**
- * Signs and POSTs one message. A receiver's failure is an outcome; null means the attempt was cut
- * short by its signal (shutdown, lost claim) and must not be recorded: the queue runs it again.
+ * Ends deliveries `failed` without an attempt, with the reason shown in the log. Only pending ones:
+ * a delivery that succeeded meanwhile stays succeeded.
+ */
+export async function closeDeliveries(
+  deps: Pick<ServiceDeps, 'sql'>,
+  closing: readonly { messageId: string; endpointId: string; reason: string }[],
+): Promise<void> {
+  if (closing.length === 0) return;
+  await deps.sql.unsafe(
+    `update deliveries d set status = 'failed', next_attempt_at = null, failure_reason = x.reason
+     from unnest($1::text[], $2::text[], $3::text[]) as x(message_id, endpoint_id, reason)
+     where d.message_id = x.message_id and d.endpoint_id = x.endpoint_id and d.status = 'pending'`,
+    [closing.map((each) => each.messageId), closing.map((each) => each.endpointId), closing.map((each) => each.reason)],
+    { prepare: true },
+  );
+}
+
+/**
+ * Signs and POSTs one message to one endpoint. A receiver's failure is an outcome; null means the
+ * attempt was cut short by its signal (shutdown, lost claim) and must not be recorded: the queue
+ * runs it again.
  */
 export async function attemptDelivery(deps: DeliveryDeps, ready: ReadyDelivery): Promise<AttemptResult | null> {
-  const { job, message } = ready;
-  const record = await attemptOne(deps, job, message, ready.secrets);
+  const { job, delivery } = ready;
+  const record = await attemptOne(deps, ready);
   if (record === null) return null;
   const retry: PlannedDelivery | null =
     record.next_attempt_at === null
       ? null
-      : { messageId: message.id, step: job.step + 1, trigger: 'scheduled', startAfter: new Date(record.next_attempt_at), url: message.url };
-  return { jobId: job.jobId, record, retry };
+      : {
+          messageId: delivery.messageId,
+          endpointId: delivery.endpointId,
+          step: job.step + 1,
+          trigger: 'scheduled',
+          startAfter: new Date(record.next_attempt_at),
+          url: delivery.url,
+        };
+  return { jobId: job.jobId, record, retry, runId: delivery.runId };
 }
 
 /** Records finished attempts in one statement, with their retries in the same transaction. */
 export async function recordDeliveries(deps: DeliveryDeps, results: readonly AttemptResult[]): Promise<void> {
   if (results.length === 0) return;
   const retries = results.flatMap((result) => (result.retry === null ? [] : [result.retry]));
-  await recordAttempts(
+  const runIds = new Map(results.map((result) => [result.record.message_id, result.runId]));
+  const recorded = await recordAttempts(
     deps,
     results.map((result) => result.record),
     retries,
+  );
+  observeAttempts(
+    deps,
+    recorded.map((row) => ({ ...row, runId: runIds.get(row.messageId) ?? null })),
   );
 }
 
@@ -225,19 +326,15 @@ export function earliestRetry(results: readonly AttemptResult[]): Date | null {
   return earliest;
 }
 
-async function attemptOne(
-  deps: DeliveryDeps,
-  job: FetchedDelivery,
-  message: LoadedMessage,
-  secrets: readonly string[],
-): Promise<AttemptRecord | null> {
+async function attemptOne(deps: DeliveryDeps, ready: ReadyDelivery): Promise<AttemptRecord | null> {
+  const { job, delivery } = ready;
   // Signed anew at each attempt: the timestamp is the attempt's.
   const timestamp = Math.floor(deps.clock.now().getTime() / 1000);
-  const signature = signPayload(secrets, message.id, timestamp, message.payload);
+  const signature = signPayload(ready.secrets, delivery.messageId, timestamp, delivery.payload);
   const sent = await deps.sender.send({
-    url: message.url,
-    headers: deliveryHeaders(message.headers, message.id, timestamp, signature),
-    body: message.payload,
+    url: delivery.url,
+    headers: deliveryHeaders(delivery.headers, delivery.messageId, timestamp, signature),
+    body: delivery.payload,
     ...(job.signal ? { signal: job.signal } : {}),
   });
   // Cut short by shutdown or a lost claim: not a receiver failure, so not logged as an attempt;
@@ -268,8 +365,10 @@ async function attemptOne(
     }
   }
   return {
-    attempt_id: newId('att'),
-    message_id: message.id,
+    attempt_id: newId('atmpt'),
+    message_id: delivery.messageId,
+    endpoint_id: delivery.endpointId,
+    url: delivery.url,
     trigger: job.trigger,
     outcome,
     started_at: sent.startedAt.toISOString(),
@@ -284,97 +383,150 @@ async function attemptOne(
   };
 }
 
+const RECORD_COLUMNS = [
+  'attempt_id',
+  'message_id',
+  'endpoint_id',
+  'url',
+  'trigger',
+  'outcome',
+  'started_at',
+  'duration_ms',
+  'response_status',
+  'response_body',
+  'error_kind',
+  'error_message',
+  'next_attempt_at',
+  'status',
+  'delivered_at',
+] as const satisfies readonly (keyof AttemptRecord)[];
+
 /**
- * One statement inserts every attempt row and updates every message. The attempt number comes from
- * the row-locked UPDATE (`attempt_count + 1`), so concurrent attempts of one message (a manual retry
- * beside a scheduled one) never share a number. Once succeeded, a message stays succeeded.
+ * One statement inserts every attempt row and updates every delivery. The attempt number comes from
+ * the row-locked UPDATE (`attempt_count + 1`), so concurrent attempts of one delivery (a manual retry
+ * beside a scheduled one) never share a number. Once succeeded, a delivery stays succeeded.
  */
-function recordStatement(records: readonly AttemptRecord[]) {
-  return drizzleSql`
-    with input as (
-      select * from jsonb_to_recordset(${JSON.stringify(records)}::jsonb) as x(
-        attempt_id text, message_id text, trigger text, outcome text, started_at timestamptz,
-        duration_ms integer, response_status smallint, response_body text, error_kind text,
-        error_message text, next_attempt_at timestamptz, status text, delivered_at timestamptz)
-    ),
-    updated as (
-      update messages m set
-        attempt_count = m.attempt_count + 1,
-        status = case
-          when m.status = 'succeeded' or i.outcome = 'succeeded' then 'succeeded'
-          when i.status is null then m.status
-          else i.status end,
-        next_attempt_at = case
-          when m.status = 'succeeded' or i.outcome = 'succeeded' then null
-          when i.trigger = 'manual' then m.next_attempt_at
-          else i.next_attempt_at end,
-        delivered_at = coalesce(m.delivered_at, i.delivered_at)
-      from input i
-      where m.id = i.message_id
-      returning m.id, m.tenant_id, m.run_id, m.attempt_count, m.status, m.created_at, m.delivered_at
-    ),
-    inserted as (
-      insert into attempts (id, message_id, tenant_id, attempt, trigger, outcome, started_at, duration_ms,
-        response_status, response_body, error_kind, error_message, next_attempt_at)
-      select i.attempt_id, i.message_id, u.tenant_id, u.attempt_count, i.trigger, i.outcome, i.started_at,
-        i.duration_ms, i.response_status, i.response_body, i.error_kind, i.error_message, i.next_attempt_at
-      from input i join updated u on u.id = i.message_id
-    )
-    -- What observeAttempts needs (RecordedAttempt). Latency only for the attempt that delivered the
-    -- message first: delivered_at is kept by coalesce, so it equals this attempt's only then.
-    select i.message_id as "messageId", u.tenant_id as "tenantId", u.run_id as "runId",
-      u.attempt_count as "attempt", i.trigger, i.outcome, i.response_status as "responseStatus",
-      i.error_kind as "errorKind", i.duration_ms as "durationMs", u.status as "messageStatus",
-      case when i.outcome = 'succeeded' and u.delivered_at = i.delivered_at
-        then extract(epoch from i.delivered_at - u.created_at)::float8 end as "latencySeconds"
-    from input i join updated u on u.id = i.message_id`;
+const RECORD = `
+  with input as (
+    select x.attempt_id, x.message_id, x.endpoint_id, x.url, x.trigger, x.outcome, x.started_at::timestamptz as started_at,
+      x.duration_ms, x.response_status::smallint as response_status, x.response_body, x.error_kind, x.error_message,
+      x.next_attempt_at::timestamptz as next_attempt_at, x.status, x.delivered_at::timestamptz as delivered_at
+    -- Times travel as text: postgres.js cannot serialise a timestamptz[] whose first element is null.
+    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+      $8::int[], $9::int[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+      as x(attempt_id, message_id, endpoint_id, url, trigger, outcome, started_at, duration_ms, response_status,
+        response_body, error_kind, error_message, next_attempt_at, status, delivered_at)
+  ),
+  updated as (
+    update deliveries d set
+      attempt_count = d.attempt_count + 1,
+      steps = d.steps + case when i.trigger = 'manual' then 0 else 1 end,
+      status = case
+        when d.status = 'succeeded' or i.outcome = 'succeeded' then 'succeeded'
+        when i.status is null then d.status
+        else i.status end,
+      next_attempt_at = case
+        when d.status = 'succeeded' or i.outcome = 'succeeded' then null
+        when i.trigger = 'manual' then d.next_attempt_at
+        else i.next_attempt_at end,
+      delivered_at = coalesce(d.delivered_at, i.delivered_at)
+    from input i
+    where d.message_id = i.message_id and d.endpoint_id = i.endpoint_id
+    returning d.message_id, d.endpoint_id, d.tenant_id, d.attempt_count, d.status, d.created_at, d.delivered_at
+  ),
+  inserted as (
+    insert into attempts (id, message_id, endpoint_id, tenant_id, url, attempt, trigger, outcome, started_at,
+      duration_ms, response_status, response_body, error_kind, error_message, next_attempt_at)
+    select i.attempt_id, i.message_id, i.endpoint_id, u.tenant_id, i.url, u.attempt_count, i.trigger, i.outcome,
+      i.started_at, i.duration_ms, i.response_status, i.response_body, i.error_kind, i.error_message, i.next_attempt_at
+    from input i join updated u on u.message_id = i.message_id and u.endpoint_id = i.endpoint_id
+  )
+  -- What observeAttempts needs. Latency only for the attempt that delivered first: delivered_at is
+  -- kept by coalesce, so it equals this attempt's only then.
+  select i.message_id as "messageId", i.endpoint_id as "endpointId", u.tenant_id as "tenantId",
+    u.attempt_count as "attempt", i.trigger, i.outcome, i.response_status as "responseStatus",
+    i.error_kind as "errorKind", i.duration_ms as "durationMs", u.status as "messageStatus",
+    case when i.outcome = 'succeeded' and u.delivered_at = i.delivered_at
+      then extract(epoch from i.delivered_at - u.created_at)::float8 end as "latencySeconds"
+  from input i join updated u on u.message_id = i.message_id and u.endpoint_id = i.endpoint_id`;
+
+function recordParameters(records: readonly AttemptRecord[]): postgres.ParameterOrJSON<never>[] {
+  return RECORD_COLUMNS.map((column) => records.map((record) => record[column])) as postgres.ParameterOrJSON<never>[];
 }
 
 /**
- * Splits records so that no message appears twice in one statement: the UPDATE touches a row once,
- * so two attempts of one message (a manual one beside a scheduled one) would share a number.
+ * Splits records so that no delivery appears twice in one statement: the UPDATE touches a row once,
+ * so two attempts of one delivery (a manual one beside a scheduled one) would share a number.
  */
 function roundsOf(records: readonly AttemptRecord[]): AttemptRecord[][] {
   const rounds: AttemptRecord[][] = [];
   const roundOf = new Map<string, number>();
   for (const record of records) {
-    const round = (roundOf.get(record.message_id) ?? -1) + 1;
-    roundOf.set(record.message_id, round);
+    const key = keyOf(record.message_id, record.endpoint_id);
+    const round = (roundOf.get(key) ?? -1) + 1;
+    roundOf.set(key, round);
     (rounds[round] ??= []).push(record);
   }
   return rounds;
 }
 
-async function recordAttempts(deps: DeliveryDeps, records: readonly AttemptRecord[], retries: readonly PlannedDelivery[]): Promise<void> {
+type RecordedRow = Omit<RecordedAttempt, 'runId'>;
+
+async function recordAttempts(
+  deps: DeliveryDeps,
+  records: readonly AttemptRecord[],
+  retries: readonly PlannedDelivery[],
+): Promise<RecordedRow[]> {
   const rounds = roundsOf(records);
-  // A single statement is atomic on its own; a transaction only when several must commit together.
-  const recorded =
-    retries.length === 0 && rounds.length === 1
-      ? await deps.db.execute<RecordedAttempt>(recordStatement(records))
-      : await deps.db.transaction(async (tx) => {
-          const rows: RecordedAttempt[] = [];
-          for (const round of rounds) rows.push(...(await tx.execute<RecordedAttempt>(recordStatement(round))));
-          if (retries.length > 0) await enqueueDeliveries(deps.boss, retries, tx);
-          return rows;
-        });
-  observeAttempts(deps, recorded);
+  // A single statement is atomic on its own: a transaction only when several must commit together.
+  if (retries.length === 0 && rounds.length === 1) {
+    return [...(await deps.sql.unsafe<RecordedRow[]>(RECORD, recordParameters(records), { prepare: true }))];
+  }
+  return deps.sql.begin(async (tx) => {
+    const rows: RecordedRow[] = [];
+    for (const round of rounds) rows.push(...(await tx.unsafe<RecordedRow[]>(RECORD, recordParameters(round), { prepare: true })));
+    if (retries.length > 0) await enqueueDeliveries(deps.boss, retries, { postgres: tx });
+    return rows;
+  });
 }
 
-/** What `POST /v1/admin/messages/{id}/retry` answers with 202: the attempt is queued, not yet made. */
+/** What a manual retry answers with 202: the attempts are queued, not yet made. */
 export interface ManualRetryAccepted {
   messageId: string;
   status: 'queued';
+  /** The endpoints an attempt was queued for. */
+  endpointIds: string[];
 }
 
 /**
- * Queues one manual attempt of a message, in any status: same svix-id, fresh signature, trigger
- * `manual`. It does not move the retry ladder: a failure plans nothing and keeps the status; a
- * success makes the message `succeeded`. Goes to the first-attempt queue so it runs now.
+ * Queues one manual attempt of a message at each of its endpoints (or at the one named), in any
+ * status: same svix-id, fresh signature, trigger `manual`. It does not move the retry schedule: a
+ * failure plans nothing and keeps the status; a success makes the delivery `succeeded`. Goes to
+ * the first-attempt queue so it runs now. With a tenant, only that tenant's message is found.
  */
-export async function retryMessage(deps: ServiceDeps, messageId: string): Promise<ManualRetryAccepted> {
-  const [found] = await deps.db.select({ id: messages.id, url: messages.url }).from(messages).where(eq(messages.id, messageId)).limit(1);
-  if (found === undefined) throw new OrbitError('not_found', 'message not found');
-  await enqueueDeliveries(deps.boss, [{ messageId, step: 0, trigger: 'manual', url: found.url }]);
+export async function retryMessage(
+  deps: ServiceDeps,
+  messageId: string,
+  scope: { tenantId?: string | undefined; appId?: string | undefined; endpointId?: string | undefined } = {},
+): Promise<ManualRetryAccepted> {
+  const found = await deps.db
+    .select({ endpointId: deliveries.endpointId, url: endpoints.url })
+    .from(deliveries)
+    .innerJoin(messages, eq(messages.id, deliveries.messageId))
+    .innerJoin(endpoints, eq(endpoints.id, deliveries.endpointId))
+    .where(
+      and(
+        eq(deliveries.messageId, messageId),
+        scope.tenantId !== undefined ? eq(messages.tenantId, scope.tenantId) : undefined,
+        scope.appId !== undefined ? eq(messages.appId, scope.appId) : undefined,
+        scope.endpointId !== undefined ? eq(deliveries.endpointId, scope.endpointId) : undefined,
+      ),
+    );
+  if (found.length === 0) throw notFound(scope.endpointId === undefined ? 'message' : 'message at this endpoint');
+  await enqueueDeliveries(
+    deps.boss,
+    found.map((row) => ({ messageId, endpointId: row.endpointId, step: 0, trigger: 'manual' as const, url: row.url })),
+  );
   deps.onEnqueued();
-  return { messageId, status: 'queued' };
+  return { messageId, status: 'queued', endpointIds: found.map((row) => row.endpointId) };
 }

@@ -1,12 +1,24 @@
-import { asc, sql } from 'drizzle-orm';
-import { runs } from '../db/schema.ts';
-import type { Transaction } from '../db/client.ts';
-import { notFound } from '../domain/errors.ts';
+/**
+ * Group commit of what creates messages: events reported on runs, and messages sent to an
+ * application (Svix-compatible API). Concurrent requests share one transaction: while one is in
+ * flight, new requests queue up, and the next transaction takes them all — one row lock statement,
+ * one statement writing runs, events, messages and deliveries, one bulk enqueue of the first jobs.
+ * Each caller is answered only after the transaction holding its request committed; a refused
+ * request (409, 404) is refused on its own without touching the others. Under light load a batch
+ * holds one request, so latency is that of a plain transaction.
+ *
+ * The hot statements go to postgres.js directly (one prepared statement each, arrays as
+ * parameters): no query building per request.
+ */
+import type postgres from 'postgres';
+import { notFound, OrbitError } from '../domain/errors.ts';
+import { receives } from '../domain/fanout.ts';
 import { buildPayload } from '../domain/payload.ts';
-import { applyEvent, type ReportedEvent, type RunState } from '../domain/run.ts';
+import { applyEvent, type ReportedEvent, type RunState, type RunStatus } from '../domain/run.ts';
 import { errorCodes } from '../lib/error-codes.ts';
 import { newId } from '../lib/ids.ts';
 import { enqueueDeliveries, type PlannedDelivery } from '../queue/delivery-queue.ts';
+import type { runs } from '../db/schema.ts';
 import type { ServiceDeps } from './deps.ts';
 
 export type RunRow = typeof runs.$inferSelect;
@@ -23,11 +35,30 @@ export interface IngestedEvent {
   messageId: string | null;
   createdAt: Date;
   run: RunRow;
-  /** The run's messages by status once the batch committed. */
+  /** The run's deliveries by status once the batch committed. */
   deliveries: DeliveryCounts;
 }
 
-interface Pending {
+/** A message for an application, as the Svix-compatible API accepts it. */
+export interface NewAppMessage {
+  eventType: string;
+  /** The sender's own id for the message, unique within the application; null when not given. */
+  eventId: string | null;
+  channels: string[] | null;
+  /** The payload's JSON text exactly as received: it is the body every endpoint gets. */
+  payload: string;
+}
+
+export interface IngestedAppMessage extends NewAppMessage {
+  id: string;
+  appId: string;
+  createdAt: Date;
+  /** The endpoints it goes to (enabled, and matching its event type and channels when created). */
+  endpointIds: string[];
+}
+
+interface RunEventRequest {
+  kind: 'run-event';
   tenantId: string;
   runId: string;
   event: ReportedEvent;
@@ -35,36 +66,49 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-/**
- * Group commit. Concurrent event reports share one transaction: while a transaction is in flight,
- * new reports queue up, and the next transaction takes them all — one row lock statement, one
- * multi-row insert each for events and messages, one bulk enqueue. Each caller is answered only
- * after the transaction holding its event has committed; a refused event (409, 404) is refused on
- * its own without touching the others. Under light load a batch holds one event, so latency is that
- * of a plain transaction.
- */
+interface AppMessageRequest {
+  kind: 'app-message';
+  tenantId: string;
+  appId: string;
+  message: NewAppMessage;
+  resolve: (accepted: IngestedAppMessage) => void;
+  reject: (error: unknown) => void;
+}
+
+type IngestRequest = RunEventRequest | AppMessageRequest;
+
 const MAX_BATCH = 500;
 // Several transactions in flight let one batch's commit (fsync) overlap the next batches' work.
 const MAX_IN_FLIGHT = 4;
 
 interface Batcher {
-  queue: Pending[];
+  queue: IngestRequest[];
   inFlight: number;
 }
 
-const batchers = new WeakMap<ServiceDeps['db'], Batcher>();
+const batchers = new WeakMap<ServiceDeps['sql'], Batcher>();
 
-export function ingestEvent(deps: ServiceDeps, tenantId: string, runId: string, event: ReportedEvent): Promise<IngestedEvent> {
-  let batcher = batchers.get(deps.db);
+function submit(deps: ServiceDeps, request: IngestRequest): void {
+  let batcher = batchers.get(deps.sql);
   if (!batcher) {
     batcher = { queue: [], inFlight: 0 };
-    batchers.set(deps.db, batcher);
+    batchers.set(deps.sql, batcher);
   }
-  const promise = new Promise<IngestedEvent>((resolve, reject) => {
-    (batcher as Batcher).queue.push({ tenantId, runId, event, resolve, reject });
-  });
+  batcher.queue.push(request);
   pump(deps, batcher);
-  return promise;
+}
+
+/** Records an event of a run (see recordEvent in runs.ts); answers once it is durable. */
+export function ingestEvent(deps: ServiceDeps, tenantId: string, runId: string, event: ReportedEvent): Promise<IngestedEvent> {
+  return new Promise((resolve, reject) => submit(deps, { kind: 'run-event', tenantId, runId, event, resolve, reject }));
+}
+
+/**
+ * Records a message of an application with one pending delivery per endpoint that receives it, and
+ * their first jobs; answers once it is durable. A duplicate `eventId` in the application is a 409.
+ */
+export function ingestAppMessage(deps: ServiceDeps, tenantId: string, appId: string, message: NewAppMessage): Promise<IngestedAppMessage> {
+  return new Promise((resolve, reject) => submit(deps, { kind: 'app-message', tenantId, appId, message, resolve, reject }));
 }
 
 function pump(deps: ServiceDeps, batcher: Batcher): void {
@@ -78,32 +122,34 @@ function pump(deps: ServiceDeps, batcher: Batcher): void {
   }
 }
 
-type Outcome = { ok: IngestedEvent } | { error: unknown };
+type Outcome = { ok: IngestedEvent | IngestedAppMessage } | { error: unknown };
 
-async function commitBatch(deps: ServiceDeps, batch: Pending[]): Promise<void> {
+async function commitBatch(deps: ServiceDeps, batch: IngestRequest[]): Promise<void> {
   let outcomes: Outcome[];
   let enqueued = false;
   try {
-    outcomes = await deps.db.transaction(async (tx) => {
+    outcomes = await deps.sql.begin(async (tx) => {
       const result = await applyBatch(deps, tx, batch);
       enqueued = result.enqueued;
       return result.outcomes;
     });
   } catch (error) {
-    // A statement error caused by one report must not fail the others that shared its
+    // A statement error caused by one request must not fail the others that shared its
     // transaction: retry each alone, so only the culprit gets the error.
     if (batch.length > 1 && isStatementError(error)) {
-      for (const pending of batch) await commitBatch(deps, [pending]);
+      for (const request of batch) await commitBatch(deps, [request]);
       return;
     }
-    for (const pending of batch) pending.reject(error);
+    const refusal = duplicateEventId(error);
+    for (const request of batch) request.reject(refusal ?? error);
     return;
   }
   if (enqueued) deps.onEnqueued();
-  batch.forEach((pending, index) => {
+  batch.forEach((request, index) => {
     const outcome = outcomes[index] as Outcome;
-    if ('ok' in outcome) pending.resolve(outcome.ok);
-    else pending.reject(outcome.error);
+    if ('error' in outcome) request.reject(outcome.error);
+    else if (request.kind === 'run-event') request.resolve(outcome.ok as IngestedEvent);
+    else request.resolve(outcome.ok as IngestedAppMessage);
   });
 }
 
@@ -113,6 +159,52 @@ async function commitBatch(deps: ServiceDeps, batch: Pending[]): Promise<void> {
  */
 function isStatementError(error: unknown): boolean {
   return errorCodes(error).some((code) => /^(22|23)[0-9A-Z]{3}$/.test(code));
+}
+
+function duplicateEventId(error: unknown): OrbitError | null {
+  const constraint = (error as { constraint_name?: unknown }).constraint_name;
+  if (!errorCodes(error).includes('23505') || constraint !== 'messages_app_event_id_idx') return null;
+  return new OrbitError('conflict', 'a message with this eventId already exists in the application');
+}
+
+/**
+ * A run row as postgres.js returns it (snake_case). Timestamps arrive as PostgreSQL's text: drizzle
+ * sets the shared client to leave them unparsed, and maps them itself.
+ */
+interface RawRun {
+  id: string;
+  tenant_id: string;
+  workflow_id: string;
+  status: RunStatus;
+  completed_nodes: number;
+  failed_nodes: number;
+  error: string | null;
+  input: unknown;
+  webhook: RunRow['webhook'];
+  endpoint_id: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+const toDate = (text: string | null): Date | null => (text === null ? null : new Date(text));
+
+function toRunRow(raw: RawRun): RunRow {
+  return {
+    id: raw.id,
+    tenantId: raw.tenant_id,
+    workflowId: raw.workflow_id,
+    status: raw.status,
+    completedNodes: raw.completed_nodes,
+    failedNodes: raw.failed_nodes,
+    error: raw.error,
+    input: raw.input,
+    webhook: raw.webhook,
+    endpointId: raw.endpoint_id,
+    createdAt: toDate(raw.created_at) as Date,
+    startedAt: toDate(raw.started_at),
+    finishedAt: toDate(raw.finished_at),
+  };
 }
 
 function stateOf(row: RunRow): RunState {
@@ -126,33 +218,127 @@ function stateOf(row: RunRow): RunState {
   };
 }
 
-/** A Postgres array literal of ids ([A-Za-z0-9_] only): one parameter, so the statement text is stable. */
-function idArray(ids: Iterable<string>): string {
-  return `{${[...ids].join(',')}}`;
+interface AppEndpoint {
+  id: string;
+  app_id: string;
+  url: string;
+  filter_types: string[] | null;
+  channels: string[] | null;
+  disabled: boolean;
 }
 
-async function applyBatch(deps: ServiceDeps, tx: Transaction, batch: Pending[]): Promise<{ outcomes: Outcome[]; enqueued: boolean }> {
-  const runIds = new Set(batch.map((pending) => pending.runId));
-  // Locked in id order, so two batches sharing runs never deadlock.
-  const locked = await tx
-    .select()
-    .from(runs)
-    .where(sql`${runs.id} = any(${idArray(runIds)}::text[])`)
-    .orderBy(asc(runs.id))
-    .for('update');
-  const current = new Map(locked.map((row) => [row.id, row]));
+// Locked in id order, so two batches sharing runs never deadlock.
+const LOCK_RUNS = `select * from runs where id = any($1::text[]) order by id for update`;
+
+const APP_ENDPOINTS = `select id, app_id, url, filter_types, channels, disabled from endpoints
+  where app_id = any($1::text[]) and kind = 'app' order by id`;
+
+/**
+ * One statement writes the whole batch — run updates, events, messages, deliveries — and reads the
+ * changed runs' deliveries by status as they were before it (the batch's own are added in memory).
+ * Parallel arrays and unnest keep the text fixed whatever the batch size (one prepared statement).
+ * Times and JSON travel as text arrays and are cast here: postgres.js cannot serialise a
+ * timestamptz[] or jsonb[] parameter whose first element is null.
+ */
+const WRITE_BATCH = `
+  with run_updates as (
+    update runs r set status = x.status, completed_nodes = x.completed_nodes, failed_nodes = x.failed_nodes,
+      error = x.error, started_at = x.started_at::timestamptz, finished_at = x.finished_at::timestamptz
+    from unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[])
+      as x(id, status, completed_nodes, failed_nodes, error, started_at, finished_at)
+    where r.id = x.id
+    returning r.id
+  ), new_events as (
+    insert into events (id, tenant_id, run_id, type, data, error, created_at)
+    select x.id, x.tenant_id, x.run_id, x.type, x.data::jsonb, x.error, $8::timestamptz
+    from unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+      as x(id, tenant_id, run_id, type, data, error)
+    returning id
+  ), new_messages as (
+    insert into messages (id, tenant_id, app_id, run_id, workflow_id, event_id, event_type, channels, payload, created_at)
+    select x.id, x.tenant_id, x.app_id, x.run_id, x.workflow_id, x.event_id, x.event_type,
+      case when x.channels is null then null else array(select jsonb_array_elements_text(x.channels::jsonb)) end,
+      x.payload, $8::timestamptz
+    from unnest($15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[])
+      as x(id, tenant_id, app_id, run_id, workflow_id, event_id, event_type, channels, payload)
+    returning id
+  ), new_deliveries as (
+    insert into deliveries (message_id, endpoint_id, tenant_id, status, next_attempt_at, created_at)
+    select x.message_id, x.endpoint_id, x.tenant_id, 'pending', $8::timestamptz, $8::timestamptz
+    from unnest($24::text[], $25::text[], $26::text[]) as x(message_id, endpoint_id, tenant_id)
+    returning message_id
+  )
+  select m.run_id, d.status, count(*)::int as n from messages m join deliveries d on d.message_id = m.id
+  where m.run_id = any($27::text[])
+  group by m.run_id, d.status`;
+
+/** Parallel column arrays for WRITE_BATCH, filled row by row. */
+class Columns<Names extends string> {
+  readonly data: Record<Names, unknown[]>;
+  constructor(names: readonly Names[]) {
+    this.data = Object.fromEntries(names.map((name) => [name, []])) as unknown as Record<Names, unknown[]>;
+  }
+  push(row: Record<Names, unknown>): void {
+    for (const name of Object.keys(this.data) as Names[]) this.data[name].push(row[name]);
+  }
+  get length(): number {
+    return (Object.values(this.data)[0] as unknown[]).length;
+  }
+}
+
+async function applyBatch(
+  deps: ServiceDeps,
+  tx: postgres.TransactionSql,
+  batch: IngestRequest[],
+): Promise<{ outcomes: Outcome[]; enqueued: boolean }> {
+  const runIds = [...new Set(batch.flatMap((request) => (request.kind === 'run-event' ? [request.runId] : [])))];
+  const appIds = [...new Set(batch.flatMap((request) => (request.kind === 'app-message' ? [request.appId] : [])))];
+  const [locked, appEndpoints] = await Promise.all([
+    runIds.length > 0 ? tx.unsafe<RawRun[]>(LOCK_RUNS, [runIds], { prepare: true }) : Promise.resolve([] as RawRun[]),
+    appIds.length > 0 ? tx.unsafe<AppEndpoint[]>(APP_ENDPOINTS, [appIds], { prepare: true }) : Promise.resolve([] as AppEndpoint[]),
+  ]);
+  const current = new Map(locked.map((raw) => [raw.id, toRunRow(raw)]));
+  const endpointsOf = new Map<string, AppEndpoint[]>();
+  for (const endpoint of appEndpoints) endpointsOf.set(endpoint.app_id, [...(endpointsOf.get(endpoint.app_id) ?? []), endpoint]);
   const now = deps.clock.now();
-  const createdAt = now.toISOString();
 
   const changed = new Set<string>();
-  const eventRows: object[] = [];
-  const messageRows: object[] = [];
-  const newMessages = new Map<string, number>();
+  const runUpdates = new Columns(['id', 'status', 'completedNodes', 'failedNodes', 'error', 'startedAt', 'finishedAt']);
+  const eventRows = new Columns(['id', 'tenantId', 'runId', 'type', 'data', 'error']);
+  const messageRows = new Columns(['id', 'tenantId', 'appId', 'runId', 'workflowId', 'eventId', 'eventType', 'channels', 'payload']);
+  const deliveryRows = new Columns(['messageId', 'endpointId', 'tenantId']);
+  const newDeliveries = new Map<string, number>();
   const jobs: PlannedDelivery[] = [];
   const outcomes: Outcome[] = [];
 
   // In arrival order: several events of one run in one batch apply one after the other.
-  for (const { tenantId, runId, event } of batch) {
+  for (const request of batch) {
+    if (request.kind === 'app-message') {
+      const { message } = request;
+      const id = newId('msg', now.getTime());
+      messageRows.push({
+        id,
+        tenantId: request.tenantId,
+        appId: request.appId,
+        runId: null,
+        workflowId: null,
+        eventId: message.eventId,
+        eventType: message.eventType,
+        channels: message.channels === null ? null : JSON.stringify(message.channels),
+        payload: message.payload,
+      });
+      const targets = (endpointsOf.get(request.appId) ?? []).filter((endpoint) =>
+        receives({ disabled: endpoint.disabled, filterTypes: endpoint.filter_types, channels: endpoint.channels }, message),
+      );
+      for (const endpoint of targets) {
+        deliveryRows.push({ messageId: id, endpointId: endpoint.id, tenantId: request.tenantId });
+        jobs.push({ messageId: id, endpointId: endpoint.id, step: 1, trigger: 'scheduled', url: endpoint.url });
+      }
+      outcomes.push({ ok: { ...message, id, appId: request.appId, createdAt: now, endpointIds: targets.map((endpoint) => endpoint.id) } });
+      continue;
+    }
+
+    const { tenantId, runId, event } = request;
     const row = current.get(runId);
     if (!row || row.tenantId !== tenantId) {
       outcomes.push({ error: notFound('run') });
@@ -172,15 +358,15 @@ async function applyBatch(deps: ServiceDeps, tx: Transaction, batch: Pending[]):
     const eventId = newId('evt', now.getTime());
     eventRows.push({
       id: eventId,
-      tenant_id: tenantId,
-      run_id: runId,
+      tenantId,
+      runId,
       type: event.type,
-      data: event.data ?? null,
+      data: event.data === undefined ? null : JSON.stringify(event.data),
       error: event.error ?? null,
     });
     let messageId: string | null = null;
     const webhook = row.webhook;
-    if (webhook && webhook.events.includes(event.type)) {
+    if (webhook && row.endpointId !== null && webhook.events.includes(event.type)) {
       messageId = newId('msg', now.getTime());
       const payload = buildPayload({
         type: event.type,
@@ -194,72 +380,83 @@ async function applyBatch(deps: ServiceDeps, tx: Transaction, batch: Pending[]):
       });
       messageRows.push({
         id: messageId,
-        tenant_id: tenantId,
-        run_id: runId,
-        workflow_id: row.workflowId,
-        event_id: eventId,
-        event_type: event.type,
-        url: webhook.url,
-        headers: webhook.headers,
+        tenantId,
+        appId: null,
+        runId,
+        workflowId: row.workflowId,
+        eventId,
+        eventType: event.type,
+        channels: null,
         payload,
       });
-      newMessages.set(runId, (newMessages.get(runId) ?? 0) + 1);
-      jobs.push({ messageId, step: 1, trigger: 'scheduled', url: webhook.url });
+      deliveryRows.push({ messageId, endpointId: row.endpointId, tenantId });
+      newDeliveries.set(runId, (newDeliveries.get(runId) ?? 0) + 1);
+      jobs.push({ messageId, endpointId: row.endpointId, step: 1, trigger: 'scheduled', url: webhook.url });
     }
     outcomes.push({ ok: { eventId, messageId, createdAt: now, run: updated, deliveries: { pending: 0, succeeded: 0, failed: 0 } } });
   }
-  if (changed.size === 0) return { outcomes, enqueued: false };
+  if (changed.size === 0 && messageRows.length === 0) return { outcomes, enqueued: false };
 
-  const runStates = [...changed].map((id) => {
+  for (const id of changed) {
     const run = current.get(id) as RunRow;
-    return {
+    runUpdates.push({
       id,
       status: run.status,
-      completed_nodes: run.completedNodes,
-      failed_nodes: run.failedNodes,
+      completedNodes: run.completedNodes,
+      failedNodes: run.failedNodes,
       error: run.error,
-      started_at: run.startedAt?.toISOString() ?? null,
-      finished_at: run.finishedAt?.toISOString() ?? null,
-    };
-  });
-  // One statement writes the whole batch: run updates, events, messages; and reads the runs'
-  // message counts as they were before it (this batch's new messages are added from memory).
-  const counts = await tx.execute<{ run_id: string; status: keyof DeliveryCounts; n: number }>(sql`
-    with run_updates as (
-      update runs r set status = x.status, completed_nodes = x.completed_nodes, failed_nodes = x.failed_nodes,
-        error = x.error, started_at = x.started_at, finished_at = x.finished_at
-      from jsonb_to_recordset(${JSON.stringify(runStates)}::jsonb) as x(id text, status text, completed_nodes integer,
-        failed_nodes integer, error text, started_at timestamptz, finished_at timestamptz)
-      where r.id = x.id
-      returning r.id
-    ), new_events as (
-      insert into events (id, tenant_id, run_id, type, data, error, created_at)
-      select x.id, x.tenant_id, x.run_id, x.type, x.data, x.error, ${createdAt}::timestamptz
-      from jsonb_to_recordset(${JSON.stringify(eventRows)}::jsonb) as x(id text, tenant_id text, run_id text, type text,
-        data jsonb, error text)
-      returning id
-    ), new_messages as (
-      insert into messages (id, tenant_id, run_id, workflow_id, event_id, event_type, url, headers, payload, status,
-        next_attempt_at, created_at)
-      select x.id, x.tenant_id, x.run_id, x.workflow_id, x.event_id, x.event_type, x.url, x.headers, x.payload, 'pending',
-        ${createdAt}::timestamptz, ${createdAt}::timestamptz
-      from jsonb_to_recordset(${JSON.stringify(messageRows)}::jsonb) as x(id text, tenant_id text, run_id text,
-        workflow_id text, event_id text, event_type text, url text, headers jsonb, payload text)
-      returning id
-    )
-    select m.run_id, m.status, count(*)::int as n from messages m
-    where m.run_id = any(${idArray(changed)}::text[])
-    group by m.run_id, m.status`);
-  if (jobs.length > 0) await enqueueDeliveries(deps.boss, jobs, tx);
+      startedAt: run.startedAt?.toISOString() ?? null,
+      finishedAt: run.finishedAt?.toISOString() ?? null,
+    });
+  }
+  const r = runUpdates.data;
+  const e = eventRows.data;
+  const m = messageRows.data;
+  const d = deliveryRows.data;
+  const parameters = [
+    r.id,
+    r.status,
+    r.completedNodes,
+    r.failedNodes,
+    r.error,
+    r.startedAt,
+    r.finishedAt,
+    now.toISOString(),
+    e.id,
+    e.tenantId,
+    e.runId,
+    e.type,
+    e.data,
+    e.error,
+    m.id,
+    m.tenantId,
+    m.appId,
+    m.runId,
+    m.workflowId,
+    m.eventId,
+    m.eventType,
+    m.channels,
+    m.payload,
+    d.messageId,
+    d.endpointId,
+    d.tenantId,
+    [...changed],
+  ];
+  const counts = await tx.unsafe<{ run_id: string; status: keyof DeliveryCounts; n: number }[]>(
+    WRITE_BATCH,
+    parameters as postgres.ParameterOrJSON<never>[],
+    { prepare: true },
+  );
+  if (jobs.length > 0) await enqueueDeliveries(deps.boss, jobs, { postgres: tx });
 
   const byRun = new Map<string, DeliveryCounts>();
-  for (const id of changed) byRun.set(id, { pending: newMessages.get(id) ?? 0, succeeded: 0, failed: 0 });
+  for (const id of changed) byRun.set(id, { pending: newDeliveries.get(id) ?? 0, succeeded: 0, failed: 0 });
   for (const count of counts) {
     const entry = byRun.get(count.run_id);
     if (entry) entry[count.status] += count.n;
   }
   for (const outcome of outcomes) {
-    if ('ok' in outcome) outcome.ok.deliveries = { ...(byRun.get(outcome.ok.run.id) as DeliveryCounts) };
+    if ('ok' in outcome && 'run' in outcome.ok) outcome.ok.deliveries = { ...(byRun.get(outcome.ok.run.id) as DeliveryCounts) };
   }
   return { outcomes, enqueued: jobs.length > 0 };
 }

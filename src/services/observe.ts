@@ -3,7 +3,7 @@
  * database-derived gauges that /metrics reads when it is scraped.
  */
 import { eq, sql } from 'drizzle-orm';
-import { messages } from '../db/schema.ts';
+import { deliveries } from '../db/schema.ts';
 import {
   ATTEMPT_ERROR_KINDS,
   onSchedule,
@@ -22,6 +22,7 @@ import type { ServiceDeps } from './deps.ts';
  */
 export type RecordedAttempt = {
   messageId: string;
+  endpointId: string;
   tenantId: string;
   runId: string | null;
   /** The 1-based number the statement gave the attempt; null when not known. */
@@ -92,7 +93,7 @@ export function observeAttempts(deps: Pick<ServiceDeps, 'logger' | 'metrics'>, r
 
 /**
  * The /metrics gauges, read when Prometheus scrapes (never on a timer). Pending count and oldest
- * age ride `messages_status_idx`; queue depths are pg-boss's counts, refreshed by its monitor pass
+ * age ride `deliveries_status_idx`; queue depths are pg-boss's counts, refreshed by its monitor pass
  * (every 10 s here, see queue/boss.ts), so they may lag that much.
  */
 export async function readDeliveryGauges(deps: Pick<ServiceDeps, 'db' | 'boss' | 'clock'>): Promise<GaugeSnapshot> {
@@ -100,10 +101,10 @@ export async function readDeliveryGauges(deps: Pick<ServiceDeps, 'db' | 'boss' |
     deps.db
       .select({
         n: sql<number>`count(*)::int`,
-        oldest: sql<Date | null>`min(${messages.createdAt})`.mapWith(messages.createdAt),
+        oldest: sql<Date | null>`min(${deliveries.createdAt})`.mapWith(deliveries.createdAt),
       })
-      .from(messages)
-      .where(eq(messages.status, 'pending')),
+      .from(deliveries)
+      .where(eq(deliveries.status, 'pending')),
     deps.boss.getQueues(Object.values(DELIVERY_QUEUES)),
   ]);
   const oldest = pending[0]?.oldest ?? null;

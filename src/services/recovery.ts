@@ -1,9 +1,10 @@
 /**
- * `POST /v1/admin/recover`: re-queue every `failed` message created in a window as a fresh attempt.
+ * `POST /v1/admin/recover` (and an endpoint's recover): re-queue every `failed` delivery (a message
+ * at an endpoint) created in a window as a fresh attempt.
  *
- * The answer comes at once with how many messages are failed in the window; the re-queueing runs in
- * the background in batches, each one short transaction that flips up to BATCH_SIZE messages to
- * `pending` and enqueues their jobs, so 100,000 messages never make one huge transaction or block
+ * The answer comes at once with how many deliveries are failed in the window; the re-queueing runs
+ * in the background in batches, each one short transaction that flips up to BATCH_SIZE deliveries
+ * to `pending` and enqueues their jobs, so 100,000 of them never make one huge transaction or block
  * the API. A process that dies half-way leaves the rest `failed`: running recover again picks them up.
  *
  * The job is a step of the retry schedule (steps so far + 1) with trigger `recover`, so the log tells
@@ -14,7 +15,7 @@
  * is `failed` again at once; one stopped early by a 410 resumes its remaining delays.
  */
 import { and, desc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
-import { messages, tenants } from '../db/schema.ts';
+import { deliveries, endpoints, tenants } from '../db/schema.ts';
 import { notFound, validationFailed } from '../domain/errors.ts';
 import { analyzeDeliveryQueues } from '../queue/boss.ts';
 import { enqueueDeliveries } from '../queue/delivery-queue.ts';
@@ -24,10 +25,12 @@ export interface RecoverInput {
   since: Date;
   until?: Date | undefined;
   tenantId?: string | undefined;
+  /** Only this endpoint's failed deliveries (an application endpoint's recover). */
+  endpointId?: string | undefined;
 }
 
 export interface RecoverAccepted {
-  /** Failed messages in the window when the request came: the number being re-queued. */
+  /** Failed deliveries in the window when the request came: the number being re-queued. */
   recovered: number;
   since: string;
   until: string;
@@ -37,7 +40,7 @@ export interface RecoverAccepted {
 }
 
 const BATCH_SIZE = 1_000;
-/** Above this many jobs at once, refresh pg-boss's planner statistics (STACK.md trap 12). */
+/** Above this many jobs at once, refresh pg-boss's planner statistics (docs/operations.md). */
 const ANALYZE_AFTER = 10_000;
 
 export async function recover(deps: ServiceDeps, input: RecoverInput, options: { batchSize?: number } = {}): Promise<RecoverAccepted> {
@@ -50,14 +53,15 @@ export async function recover(deps: ServiceDeps, input: RecoverInput, options: {
     if (!tenant) throw notFound('tenant');
   }
   const window = and(
-    eq(messages.status, 'failed'),
-    gte(messages.createdAt, input.since),
-    lt(messages.createdAt, until),
-    input.tenantId !== undefined ? eq(messages.tenantId, input.tenantId) : undefined,
+    eq(deliveries.status, 'failed'),
+    gte(deliveries.createdAt, input.since),
+    lt(deliveries.createdAt, until),
+    input.tenantId !== undefined ? eq(deliveries.tenantId, input.tenantId) : undefined,
+    input.endpointId !== undefined ? eq(deliveries.endpointId, input.endpointId) : undefined,
   );
   const [counted] = await deps.db
     .select({ n: sql<number>`count(*)::int` })
-    .from(messages)
+    .from(deliveries)
     .where(window);
   const recovered = counted?.n ?? 0;
   const finished = recovered === 0 ? Promise.resolve(0) : requeueAll(deps, window, options.batchSize ?? BATCH_SIZE);
@@ -70,42 +74,57 @@ async function requeueAll(deps: ServiceDeps, window: ReturnType<typeof and>, bat
   // Yield first: the caller answers 202 before any batch runs.
   await new Promise((resolve) => setImmediate(resolve));
   let total = 0;
-  // Keyset over the window: every message is looked at once, even one that fails again meanwhile.
-  let after: { at: string; id: string } | undefined;
+  // Keyset over the window: every delivery is looked at once, even one that fails again meanwhile.
+  let after: { at: string; id: string; endpointId: string } | undefined;
   for (;;) {
-    const keyset = after ? sql`(${messages.createdAt}, ${messages.id}) < (${after.at}::timestamptz, ${after.id})` : undefined;
+    const keyset = after
+      ? sql`(${deliveries.createdAt}, ${deliveries.messageId}, ${deliveries.endpointId}) < (${after.at}::timestamptz, ${after.id}, ${after.endpointId})`
+      : undefined;
     const picked = await deps.db
-      .select({ id: messages.id, at: sql<string>`to_char(${messages.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` })
-      .from(messages)
+      .select({
+        messageId: deliveries.messageId,
+        endpointId: deliveries.endpointId,
+        at: sql<string>`to_char(${deliveries.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+      })
+      .from(deliveries)
       .where(and(window, keyset))
-      .orderBy(desc(messages.createdAt), desc(messages.id))
+      .orderBy(desc(deliveries.createdAt), desc(deliveries.messageId), desc(deliveries.endpointId))
       .limit(batchSize);
     if (picked.length === 0) break;
     const now = deps.clock.now();
     const requeued = await deps.db.transaction(async (tx) => {
       // Still failed under the row lock (a manual retry may have delivered it meanwhile).
       const rows = await tx
-        .update(messages)
-        .set({ status: 'pending', nextAttemptAt: now })
+        .update(deliveries)
+        .set({ status: 'pending', nextAttemptAt: now, failureReason: null })
         .where(
           and(
             inArray(
-              messages.id,
-              picked.map((row) => row.id),
+              sql`(${deliveries.messageId}, ${deliveries.endpointId})`,
+              picked.map((row) => sql`(${row.messageId}, ${row.endpointId})`),
             ),
-            eq(messages.status, 'failed'),
+            eq(deliveries.status, 'failed'),
           ),
         )
-        .returning({
-          id: messages.id,
-          url: messages.url,
-          // Spelled out: drizzle renders a column unqualified in RETURNING, which would bind to a.id.
-          steps: sql<number>`(select count(*) from attempts a where a.message_id = messages.id and a.trigger <> 'manual')::int`,
-        });
+        .returning({ messageId: deliveries.messageId, endpointId: deliveries.endpointId, steps: deliveries.steps });
+      const urls = new Map(
+        (
+          await tx
+            .select({ id: endpoints.id, url: endpoints.url })
+            .from(endpoints)
+            .where(inArray(endpoints.id, [...new Set(rows.map((row) => row.endpointId))]))
+        ).map((row) => [row.id, row.url]),
+      );
       await enqueueDeliveries(
         deps.boss,
-        rows.map((row) => ({ messageId: row.id, step: row.steps + 1, trigger: 'recover' as const, url: row.url })),
-        tx,
+        rows.map((row) => ({
+          messageId: row.messageId,
+          endpointId: row.endpointId,
+          step: row.steps + 1,
+          trigger: 'recover' as const,
+          url: urls.get(row.endpointId),
+        })),
+        { drizzle: tx },
       );
       return rows.length;
     });
@@ -113,9 +132,9 @@ async function requeueAll(deps: ServiceDeps, window: ReturnType<typeof and>, bat
     if (requeued > 0) deps.onEnqueued();
     const last = picked.at(-1);
     if (picked.length < batchSize || !last) break;
-    after = { at: last.at, id: last.id };
+    after = { at: last.at, id: last.messageId, endpointId: last.endpointId };
   }
   if (total >= ANALYZE_AFTER) await analyzeDeliveryQueues(deps.boss);
-  deps.logger.info({ requeued: total }, 'recover: failed messages re-queued');
+  deps.logger.info({ requeued: total }, 'recover: failed deliveries re-queued');
   return total;
 }

@@ -1,8 +1,9 @@
 /**
- * Retention (`ORBIT_RETENTION`, default 30 days): finished messages (`succeeded`, `failed`) created
- * longer ago than that are deleted with their attempts. Pending messages are never deleted: nothing
- * is dropped silently. Each batch is one short statement over at most `batchSize` messages, and rows
- * another session holds are skipped (`SKIP LOCKED`), so deliveries never wait on retention.
+ * Retention (`ORBIT_RETENTION`, default 30 days): messages created longer ago than that whose every
+ * delivery is finished (`succeeded`, `failed`) are deleted with their deliveries and attempts. A
+ * message with a pending delivery is never deleted: nothing is dropped silently. Each batch is one
+ * short statement over at most `batchSize` messages, and rows another session holds are skipped
+ * (`SKIP LOCKED`), so deliveries never wait on retention.
  */
 import { sql } from 'drizzle-orm';
 import type { ServiceDeps } from './deps.ts';
@@ -34,17 +35,22 @@ export async function deleteExpired(
   const cutoff = new Date(deps.clock.now().getTime() - options.retentionMs);
   const result: RetentionResult = { messages: 0, attempts: 0, complete: true };
   for (;;) {
-    // One statement: the attempts and their messages go together or not at all. Walks
-    // messages_status_idx (status, created_at) from the oldest row.
+    // One statement: a message, its deliveries and its attempts go together or not at all. Walks
+    // messages_created_idx from the oldest row.
     const [row] = await deps.db.execute<{ messages: number; attempts: number }>(sql`
       with doomed as (
-        select id from messages
-        where status in ('succeeded', 'failed') and created_at < ${cutoff.toISOString()}::timestamptz
+        select m.id from messages m
+        where m.created_at < ${cutoff.toISOString()}::timestamptz
+          and not exists (select 1 from deliveries d where d.message_id = m.id and d.status = 'pending')
+        order by m.created_at
         limit ${batchSize}
         for update skip locked
       ),
       gone_attempts as (
         delete from attempts where message_id in (select id from doomed) returning 1
+      ),
+      gone_deliveries as (
+        delete from deliveries where message_id in (select id from doomed) returning 1
       ),
       gone_messages as (
         delete from messages where id in (select id from doomed) returning 1

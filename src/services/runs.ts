@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
-import { idempotencyKeys, messages, runs, type WebhookConfig } from '../db/schema.ts';
+import { deliveries, endpoints, idempotencyKeys, messages, runs, type WebhookConfig } from '../db/schema.ts';
 import type { Queryable } from '../db/client.ts';
 import { notFound, OrbitError } from '../domain/errors.ts';
 import type { EventType, ReportedEvent, RunStatus } from '../domain/run.ts';
@@ -85,11 +85,13 @@ async function deliveryCounts(db: Queryable, runIds: string[]): Promise<Map<stri
   const counts = new Map<string, DeliveryCounts>(runIds.map((id) => [id, { pending: 0, succeeded: 0, failed: 0 }]));
   if (runIds.length === 0) return counts;
   const rows = await db
-    .select({ runId: messages.runId, status: messages.status, n: sql<number>`count(*)::int` })
+    .select({ runId: messages.runId, status: deliveries.status, n: sql<number>`count(*)::int` })
     .from(messages)
+    .innerJoin(deliveries, eq(deliveries.messageId, messages.id))
     .where(inArray(messages.runId, runIds))
-    .groupBy(messages.runId, messages.status);
+    .groupBy(messages.runId, deliveries.status);
   for (const row of rows) {
+    if (row.runId === null) continue;
     const entry = counts.get(row.runId);
     if (entry) entry[row.status] = row.n;
   }
@@ -155,6 +157,9 @@ export async function createRun(
 ): Promise<{ run: RunView; replayed: boolean }> {
   const now = deps.clock.now();
   const runId = newId('run', now.getTime());
+  const webhook = input.webhook;
+  // The webhook is delivered through an endpoint of its own (docs/architecture.md, "Destinations").
+  const endpointId = webhook ? newId('ep', now.getTime()) : null;
   const insertRun = async (db: Queryable): Promise<RunView> => {
     const [row] = await db
       .insert(runs)
@@ -164,14 +169,29 @@ export async function createRun(
         workflowId: input.workflowId,
         status: 'QUEUED',
         input: input.input ?? null,
-        webhook: input.webhook ?? null,
+        webhook: webhook ?? null,
+        endpointId,
         createdAt: now,
       })
       .returning();
+    if (webhook && endpointId) {
+      await db.insert(endpoints).values({
+        id: endpointId,
+        tenantId,
+        kind: 'run',
+        runId,
+        url: webhook.url,
+        filterTypes: webhook.events,
+        headers: webhook.headers,
+        createdAt: now,
+        updatedAt: now,
+      });
+    }
     return toRunView(row as RunRow, { pending: 0, succeeded: 0, failed: 0 });
   };
-  // Without a key, one statement is atomic on its own: no transaction round trips.
-  if (!idempotency) return { run: await insertRun(deps.db), replayed: false };
+  // Without a key or a webhook, one statement is atomic on its own: no transaction round trips.
+  if (!idempotency && !webhook) return { run: await insertRun(deps.db), replayed: false };
+  if (!idempotency) return { run: await deps.db.transaction(insertRun), replayed: false };
   return deps.db.transaction(async (tx) => {
     const requestHash = createHash('sha256').update(idempotency.rawBody).digest('hex');
     const claimed = await tx

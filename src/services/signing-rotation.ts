@@ -3,36 +3,38 @@
  * valid before keeps signing (deliveries carry one `v1,…` entry per valid secret) until
  * now + grace period, so receivers can switch without rejecting a delivery.
  */
-import { eq } from 'drizzle-orm';
-import { tenants } from '../db/schema.ts';
+import { and, eq } from 'drizzle-orm';
+import { endpoints, tenants } from '../db/schema.ts';
 import { notFound, OrbitError } from '../domain/errors.ts';
 import { generateSigningSecret, normaliseSigningSecret, parseSigningSecret, SIGNING_SECRET_RULE } from '../domain/signing.ts';
 import type { ServiceDeps } from './deps.ts';
-import { validSigningSecrets, type ValidSigningSecret } from './signing-secrets.ts';
-import { replaceSigningSecret } from './tenants.ts';
+import { replaceSigningSecret, validSigningSecrets, type SecretOwner, type ValidSigningSecret } from './signing-secrets.ts';
 
 export const DEFAULT_GRACE_MS = 24 * 3_600_000;
 export const MAX_GRACE_MS = 7 * 86_400_000;
 
 export interface RotateInput {
-  /** How long the previous secret keeps signing, ms: 0..7 days, default 24 h. */
+  /** How long the secrets valid before keep signing, ms: 0..7 days, default 24 h. */
   gracePeriod?: number | undefined;
   /** A known secret to use (e.g. one receivers were already given); generated when absent. */
   secret?: string | undefined;
 }
 
 export interface RotatedSecret {
-  tenantId: string;
   signingSecret: string;
-  /** When the secrets valid before this rotation stop signing; null when the tenant had none. */
+  /** When the secrets valid before this rotation stop signing; null when there were none. */
   previousSecretExpiresAt: string | null;
   /** Every secret that signs from now on, newest first, with its expiry. */
   secrets: ValidSigningSecret[];
 }
 
+/**
+ * Rotates a tenant's or an endpoint's signing secret (see signing-secrets.ts). The owner's row lock
+ * serialises concurrent rotations: exactly one secret ends up current. An unknown owner is a 404.
+ */
 export async function rotateSigningSecret(
   deps: Pick<ServiceDeps, 'db' | 'clock' | 'cipher'>,
-  tenantId: string,
+  owner: SecretOwner,
   input: RotateInput = {},
 ): Promise<RotatedSecret> {
   const grace = input.gracePeriod ?? DEFAULT_GRACE_MS;
@@ -47,13 +49,19 @@ export async function rotateSigningSecret(
 
   const secret = normaliseSigningSecret(input.secret ?? generateSigningSecret());
   return deps.db.transaction(async (tx) => {
-    // The tenant row lock serialises concurrent rotations: exactly one secret ends up current.
-    const [tenant] = await tx.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId)).for('update');
-    if (!tenant) throw notFound('tenant');
+    const [locked] =
+      owner.endpointId === null
+        ? await tx.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, owner.tenantId)).for('update')
+        : await tx
+            .select({ id: endpoints.id })
+            .from(endpoints)
+            .where(and(eq(endpoints.id, owner.endpointId), eq(endpoints.tenantId, owner.tenantId)))
+            .for('update');
+    if (!locked) throw notFound(owner.endpointId === null ? 'tenant' : 'endpoint');
     const now = deps.clock.now();
     const expiresAt = new Date(now.getTime() + grace);
-    const hadPrevious = await replaceSigningSecret(deps, tx, tenantId, secret, now, expiresAt);
-    const secrets = await validSigningSecrets(tx, deps.cipher, tenantId, now);
-    return { tenantId, signingSecret: secret, previousSecretExpiresAt: hadPrevious ? expiresAt.toISOString() : null, secrets };
+    const hadPrevious = await replaceSigningSecret(deps, tx, owner, secret, now, expiresAt);
+    const secrets = await validSigningSecrets(tx, deps.cipher, owner, now);
+    return { signingSecret: secret, previousSecretExpiresAt: hadPrevious ? expiresAt.toISOString() : null, secrets };
   });
 }

@@ -1,34 +1,62 @@
-import { and, desc, eq, gt, inArray, isNull, or } from 'drizzle-orm';
+/**
+ * Signing secrets and their rotation, for either owner: a tenant (what its run webhooks sign with)
+ * or one endpoint of the Svix-compatible API (its own secrets). A rotation makes a new current
+ * secret; every secret valid before keeps signing until the grace period ends (deliveries carry one
+ * `v1,…` entry per valid secret), so receivers can switch without rejecting a delivery.
+ */
+import { and, desc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import { signingSecrets } from '../db/schema.ts';
 import type { Queryable } from '../db/client.ts';
+import { normaliseSigningSecret } from '../domain/signing.ts';
 import type { SecretCipher } from '../lib/cipher.ts';
+import { newId } from '../lib/ids.ts';
+import type { ServiceDeps } from './deps.ts';
+
+/** Whose secrets: a tenant's own (`endpointId` null) or one endpoint's. */
+export interface SecretOwner {
+  tenantId: string;
+  endpointId: string | null;
+}
+
+const ownedBy = (owner: SecretOwner) =>
+  and(
+    eq(signingSecrets.tenantId, owner.tenantId),
+    owner.endpointId === null ? isNull(signingSecrets.endpointId) : eq(signingSecrets.endpointId, owner.endpointId),
+  );
+
+const validAt = (now: Date) => or(isNull(signingSecrets.expiresAt), gt(signingSecrets.expiresAt, now));
 
 /**
- * The secrets each tenant signs with right now, newest first: the current one and every older one
- * still inside its rotation grace period.
+ * The secrets each owner signs with right now, newest first, keyed by endpoint id for an endpoint's
+ * own secrets and by tenant id for a tenant's.
  */
-export async function activeSigningSecrets(
-  db: Queryable,
-  cipher: SecretCipher,
-  tenantIds: readonly string[],
+export async function signingSecretsFor(
+  deps: Pick<ServiceDeps, 'db' | 'cipher'>,
+  owners: readonly SecretOwner[],
   now: Date,
 ): Promise<Map<string, string[]>> {
   const result = new Map<string, string[]>();
-  if (tenantIds.length === 0) return result;
-  const rows = await db
-    .select({ tenantId: signingSecrets.tenantId, secret: signingSecrets.secret })
+  const tenantIds = [...new Set(owners.filter((owner) => owner.endpointId === null).map((owner) => owner.tenantId))];
+  const endpointIds = [...new Set(owners.flatMap((owner) => (owner.endpointId === null ? [] : [owner.endpointId])))];
+  if (tenantIds.length === 0 && endpointIds.length === 0) return result;
+  const rows = await deps.db
+    .select({ tenantId: signingSecrets.tenantId, endpointId: signingSecrets.endpointId, secret: signingSecrets.secret })
     .from(signingSecrets)
     .where(
       and(
-        inArray(signingSecrets.tenantId, [...new Set(tenantIds)]),
-        or(isNull(signingSecrets.expiresAt), gt(signingSecrets.expiresAt, now)),
+        or(
+          tenantIds.length > 0 ? and(inArray(signingSecrets.tenantId, tenantIds), isNull(signingSecrets.endpointId)) : undefined,
+          endpointIds.length > 0 ? inArray(signingSecrets.endpointId, endpointIds) : undefined,
+        ),
+        validAt(now),
       ),
     )
     .orderBy(desc(signingSecrets.createdAt), desc(signingSecrets.id));
   for (const row of rows) {
-    const list = result.get(row.tenantId) ?? [];
-    list.push(cipher.open(row.secret));
-    result.set(row.tenantId, list);
+    const key = row.endpointId ?? row.tenantId;
+    const list = result.get(key) ?? [];
+    list.push(deps.cipher.open(row.secret));
+    result.set(key, list);
   }
   return result;
 }
@@ -40,12 +68,17 @@ export interface ValidSigningSecret {
   expiresAt: string | null;
 }
 
-/** A tenant's secrets that sign deliveries now, newest (the current one) first, with their expiries. */
-export async function validSigningSecrets(db: Queryable, cipher: SecretCipher, tenantId: string, now: Date): Promise<ValidSigningSecret[]> {
+/** An owner's secrets that sign deliveries now, newest (the current one) first, with their expiries. */
+export async function validSigningSecrets(
+  db: Queryable,
+  cipher: SecretCipher,
+  owner: SecretOwner,
+  now: Date,
+): Promise<ValidSigningSecret[]> {
   const rows = await db
     .select({ secret: signingSecrets.secret, createdAt: signingSecrets.createdAt, expiresAt: signingSecrets.expiresAt })
     .from(signingSecrets)
-    .where(and(eq(signingSecrets.tenantId, tenantId), or(isNull(signingSecrets.expiresAt), gt(signingSecrets.expiresAt, now))))
+    .where(and(ownedBy(owner), validAt(now)))
     .orderBy(desc(signingSecrets.createdAt), desc(signingSecrets.id));
   return rows.map((row) => ({
     signingSecret: cipher.open(row.secret),
@@ -54,13 +87,53 @@ export async function validSigningSecrets(db: Queryable, cipher: SecretCipher, t
   }));
 }
 
-/** The tenant's current secret (the newest one that does not expire), in clear. */
-export async function currentSigningSecret(db: Queryable, cipher: SecretCipher, tenantId: string): Promise<string | null> {
+/** The owner's current secret (the newest one that does not expire), in clear. */
+export async function currentSigningSecret(db: Queryable, cipher: SecretCipher, owner: SecretOwner): Promise<string | null> {
   const [row] = await db
     .select({ secret: signingSecrets.secret })
     .from(signingSecrets)
-    .where(and(eq(signingSecrets.tenantId, tenantId), isNull(signingSecrets.expiresAt)))
+    .where(and(ownedBy(owner), isNull(signingSecrets.expiresAt)))
     .orderBy(desc(signingSecrets.createdAt), desc(signingSecrets.id))
     .limit(1);
   return row ? cipher.open(row.secret) : null;
+}
+
+export async function insertSigningSecret(
+  deps: Pick<ServiceDeps, 'cipher'>,
+  db: Queryable,
+  owner: SecretOwner,
+  secret: string,
+  now: Date,
+): Promise<void> {
+  await db.insert(signingSecrets).values({
+    id: newId('sec', now.getTime()),
+    tenantId: owner.tenantId,
+    endpointId: owner.endpointId,
+    secret: deps.cipher.seal(normaliseSigningSecret(secret)),
+    createdAt: now,
+  });
+}
+
+/**
+ * Makes `secret` the owner's current signing secret. Every secret still valid (the previous current
+ * one and any older one still in a grace period) keeps signing until `previousExpiresAt` at the
+ * latest, so a rotation after a leak with no grace period retires them all at once. Returns whether
+ * any secret was still valid. Callers serialise rotations of one owner (a row lock).
+ */
+export async function replaceSigningSecret(
+  deps: Pick<ServiceDeps, 'cipher'>,
+  db: Queryable,
+  owner: SecretOwner,
+  secret: string,
+  now: Date,
+  previousExpiresAt: Date,
+): Promise<boolean> {
+  const until = previousExpiresAt.toISOString();
+  const retired = await db
+    .update(signingSecrets)
+    .set({ expiresAt: sql`least(coalesce(${signingSecrets.expiresAt}, ${until}::timestamptz), ${until}::timestamptz)` })
+    .where(and(ownedBy(owner), validAt(now)))
+    .returning({ id: signingSecrets.id });
+  await insertSigningSecret(deps, db, owner, secret, now);
+  return retired.length > 0;
 }

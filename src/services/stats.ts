@@ -3,8 +3,8 @@
  * time, attempts by start time; the oldest pending message and the queue depths are as of now,
  * whatever the window.
  */
-import { eq, gte, sql } from 'drizzle-orm';
-import { attempts, messages } from '../db/schema.ts';
+import { and, eq, gte, inArray, sql } from 'drizzle-orm';
+import { attempts, deliveries, endpoints } from '../db/schema.ts';
 import { ATTEMPT_ERROR_KINDS, type AttemptErrorKind } from '../domain/delivery.ts';
 import { DELIVERY_QUEUES } from '../queue/delivery-queue.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -23,8 +23,9 @@ export interface QueueDepth {
 export interface DeliveryStats {
   since: string;
   until: string;
+  /** Deliveries (a message at an endpoint) created in the window, by status. */
   messages: { pending: number; succeeded: number; failed: number; total: number };
-  /** succeeded / (succeeded + failed) of the window's messages; null when none has finished. */
+  /** succeeded / (succeeded + failed) of the window's deliveries; null when none has finished. */
   successRate: number | null;
   attempts: {
     total: number;
@@ -41,29 +42,51 @@ export interface DeliveryStats {
   queues: QueueDepth[];
 }
 
-export async function deliveryStats(deps: Pick<ServiceDeps, 'db' | 'boss' | 'clock'>, input: { since: Date }): Promise<DeliveryStats> {
+export interface StatsInput {
+  since: Date;
+  /** Only this tenant's, application's or endpoint's deliveries and attempts. */
+  tenantId?: string | undefined;
+  appId?: string | undefined;
+  endpointId?: string | undefined;
+}
+
+export async function deliveryStats(deps: Pick<ServiceDeps, 'db' | 'boss' | 'clock'>, input: StatsInput): Promise<DeliveryStats> {
   const now = deps.clock.now();
+  // An application's endpoints, when the figures are scoped to one.
+  const ofApp =
+    input.appId === undefined ? undefined : sql`select ${endpoints.id} from ${endpoints} where ${endpoints.appId} = ${input.appId}`;
+  const deliveryScope = and(
+    input.tenantId !== undefined ? eq(deliveries.tenantId, input.tenantId) : undefined,
+    input.endpointId !== undefined ? eq(deliveries.endpointId, input.endpointId) : undefined,
+    ofApp !== undefined ? inArray(deliveries.endpointId, ofApp) : undefined,
+  );
+  const attemptScope = and(
+    gte(attempts.startedAt, input.since),
+    input.tenantId !== undefined ? eq(attempts.tenantId, input.tenantId) : undefined,
+    input.endpointId !== undefined ? eq(attempts.endpointId, input.endpointId) : undefined,
+    ofApp !== undefined ? inArray(attempts.endpointId, ofApp) : undefined,
+  );
   const [byStatus, attemptRows, percentiles, oldest, queues] = await Promise.all([
     deps.db
-      .select({ status: messages.status, n: sql<number>`count(*)::int` })
-      .from(messages)
-      .where(gte(messages.createdAt, input.since))
-      .groupBy(messages.status),
+      .select({ status: deliveries.status, n: sql<number>`count(*)::int` })
+      .from(deliveries)
+      .where(and(gte(deliveries.createdAt, input.since), deliveryScope))
+      .groupBy(deliveries.status),
     deps.db
       .select({ outcome: attempts.outcome, kind: attempts.errorKind, n: sql<number>`count(*)::int` })
       .from(attempts)
-      .where(gte(attempts.startedAt, input.since))
+      .where(attemptScope)
       .groupBy(attempts.outcome, attempts.errorKind),
     deps.db
       .select({
         p: sql<number[] | null>`percentile_disc(array[0.5, 0.95, 0.99]::float8[]) within group (order by ${attempts.durationMs})`,
       })
       .from(attempts)
-      .where(gte(attempts.startedAt, input.since)),
+      .where(attemptScope),
     deps.db
-      .select({ at: sql<Date | null>`min(${messages.createdAt})`.mapWith(messages.createdAt) })
-      .from(messages)
-      .where(eq(messages.status, 'pending')),
+      .select({ at: sql<Date | null>`min(${deliveries.createdAt})`.mapWith(deliveries.createdAt) })
+      .from(deliveries)
+      .where(and(eq(deliveries.status, 'pending'), deliveryScope)),
     deps.boss.getQueues(Object.values(DELIVERY_QUEUES)),
   ]);
 

@@ -1,12 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { and, desc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
-import { apiKeys, signingSecrets, tenants } from '../db/schema.ts';
+import { and, desc, eq, isNull, lt } from 'drizzle-orm';
+import { apiKeys, tenants } from '../db/schema.ts';
 import type { Queryable } from '../db/client.ts';
 import { notFound } from '../domain/errors.ts';
-import { generateSigningSecret, normaliseSigningSecret } from '../domain/signing.ts';
+import { generateSigningSecret } from '../domain/signing.ts';
 import { newId, randomToken } from '../lib/ids.ts';
 import type { ServiceDeps } from './deps.ts';
-import { validSigningSecrets, type ValidSigningSecret } from './signing-secrets.ts';
+import { insertSigningSecret, validSigningSecrets, type ValidSigningSecret } from './signing-secrets.ts';
 
 export type KeyScope = 'tenant' | 'admin';
 
@@ -50,45 +50,6 @@ export async function insertApiKey(db: Queryable, tenantId: string, scope: KeySc
   return { id, tenantId, scope, apiKey, createdAt: now.toISOString() };
 }
 
-export async function insertSigningSecret(
-  deps: Pick<ServiceDeps, 'cipher'>,
-  db: Queryable,
-  tenantId: string,
-  secret: string,
-  now: Date,
-): Promise<void> {
-  await db.insert(signingSecrets).values({
-    id: newId('sec', now.getTime()),
-    tenantId,
-    secret: deps.cipher.seal(normaliseSigningSecret(secret)),
-    createdAt: now,
-  });
-}
-
-/**
- * Makes `secret` the tenant's current signing secret. Every secret still valid (the previous current
- * one and any older one still in a grace period) keeps signing until `previousExpiresAt` at the
- * latest, so a rotation after a leak with no grace period retires them all at once. Returns whether
- * any secret was still valid.
- */
-export async function replaceSigningSecret(
-  deps: Pick<ServiceDeps, 'cipher'>,
-  db: Queryable,
-  tenantId: string,
-  secret: string,
-  now: Date,
-  previousExpiresAt: Date,
-): Promise<boolean> {
-  const until = previousExpiresAt.toISOString();
-  const retired = await db
-    .update(signingSecrets)
-    .set({ expiresAt: sql`least(coalesce(${signingSecrets.expiresAt}, ${until}::timestamptz), ${until}::timestamptz)` })
-    .where(and(eq(signingSecrets.tenantId, tenantId), or(isNull(signingSecrets.expiresAt), gt(signingSecrets.expiresAt, now))))
-    .returning({ id: signingSecrets.id });
-  await insertSigningSecret(deps, db, tenantId, secret, now);
-  return retired.length > 0;
-}
-
 /** A new tenant with its first (tenant-scoped) key and its signing secret, both shown once. */
 export async function createTenant(
   deps: ServiceDeps,
@@ -100,7 +61,7 @@ export async function createTenant(
   const signingSecret = generateSigningSecret();
   const key = await deps.db.transaction(async (tx) => {
     await tx.insert(tenants).values({ id, name, createdAt: now });
-    await insertSigningSecret(deps, tx, id, signingSecret, now);
+    await insertSigningSecret(deps, tx, { tenantId: id, endpointId: null }, signingSecret, now);
     return insertApiKey(tx, id, 'tenant', apiKey, now);
   });
   return { id, name, createdAt: now.toISOString(), apiKey, keyId: key.id, signingSecret };
@@ -133,7 +94,7 @@ export async function getTenantSigningSecret(
   tenantId: string,
 ): Promise<{ tenantId: string; signingSecret: string; secrets: ValidSigningSecret[] }> {
   await getTenant(deps, tenantId);
-  const secrets = await validSigningSecrets(deps.db, deps.cipher, tenantId, deps.clock.now());
+  const secrets = await validSigningSecrets(deps.db, deps.cipher, { tenantId, endpointId: null }, deps.clock.now());
   const current = secrets.find((secret) => secret.expiresAt === null);
   if (!current) throw notFound('signing secret');
   return { tenantId, signingSecret: current.signingSecret, secrets };

@@ -44,13 +44,13 @@ it('a worker killed with SIGKILL mid-batch loses nothing: every message is deliv
   const restarted = await startDeliveryHarness({ databaseUrl: url, deliveryTimeoutMs: 10_000 });
   cleanups.push(() => restarted.close());
   await expect
-    .poll(async () => (await restarted.sql`select count(*)::int as n from messages where status = 'succeeded'`)[0]?.n, {
+    .poll(async () => (await restarted.sql`select count(*)::int as n from deliveries where status = 'succeeded'`)[0]?.n, {
       timeout: 50_000,
       interval: 500,
     })
     .toBe(ids.length);
   // Redelivered with the same svix-id each; every message logged exactly the attempt that was recorded.
   expect(new Set(receiver.requests.map((request) => request.headers['svix-id']))).toEqual(new Set(ids));
-  const counts = await restarted.sql`select attempt_count::int as n from messages`;
+  const counts = await restarted.sql`select attempt_count::int as n from deliveries`;
   expect(counts.every((row) => row.n === 1)).toBe(true);
 }, 70_000);

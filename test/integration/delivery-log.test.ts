@@ -271,8 +271,11 @@ describe('listAttempts', () => {
   it('answers the attempt object of the contract', async () => {
     const page = await listAttempts(api.deps, { statusCodeClass: 0, limit: 1 });
     expect(page.data[0]).toEqual({
-      id: expect.stringMatching(/^att_/),
+      id: expect.stringMatching(/^atmpt_/),
       messageId: expect.stringMatching(/^msg_/),
+      // A run's webhook: no endpoint a user could act on.
+      endpointId: null,
+      url: 'https://receiver.example/hook',
       attempt: expect.any(Number),
       trigger: 'scheduled',
       outcome: 'failed',
@@ -310,7 +313,9 @@ describe('getMessage', () => {
 
   it('is not found for an unknown id or, tenant-scoped, another tenant’s message', async () => {
     await expect(getMessage(api.deps, 'msg_unknown')).rejects.toMatchObject({ code: 'not_found' });
-    await expect(getMessage(api.deps, seeded.find((m) => m.tenantId === tenantA)?.id as string, tenantB.id)).rejects.toMatchObject({
+    await expect(
+      getMessage(api.deps, seeded.find((m) => m.tenantId === tenantA)?.id as string, { tenantId: tenantB.id }),
+    ).rejects.toMatchObject({
       code: 'not_found',
     });
     expectError(await call('GET', '/v1/admin/messages/msg_unknown'), 404, 'not_found');
@@ -384,11 +389,14 @@ describe('GET /v1/admin/messages and /v1/admin/attempts over HTTP', () => {
       tenantId: expect.any(String),
       runId: expect.any(String),
       workflowId: 'wf_a',
+      appId: null,
+      endpointId: null,
       eventType: 'node.failed',
       url: 'https://receiver.example/hook',
       status: expect.stringMatching(/^(pending|succeeded|failed)$/),
-      attemptCount: 0,
+      attemptCount: expect.any(Number),
       nextAttemptAt: null,
+      failureReason: null,
       createdAt: expect.stringMatching(/Z$/),
       deliveredAt: null,
     });
@@ -425,7 +433,7 @@ describe('GET /v1/admin/messages and /v1/admin/attempts over HTTP', () => {
 
   it.each([
     ['/v1/admin/messages?status=lost', 'query.status'],
-    ['/v1/admin/messages?eventType=run.exploded', 'query.eventType'],
+    ['/v1/admin/messages?eventType=run%20exploded', 'query.eventType'],
     ['/v1/admin/messages?since=yesterday', 'query.since'],
     ['/v1/admin/messages?until=2026-13-45T00:00:00Z', 'query.until'],
     ['/v1/admin/messages?since=2026-03-02T00:00:00Z&until=2026-03-01T00:00:00Z', 'query.until'],

@@ -245,10 +245,11 @@ describe('idempotence', () => {
     const r = await receiver([200]);
     const id = await queueMessage(h, { tenantId: tenant.tenantId, url: r.url });
     await settled(id);
-    const job = { messageId: id, step: 2, trigger: 'scheduled' as const, startAfter: new Date(Date.now() + 3_600_000) };
+    const { endpointId } = await getMessage(h, id);
+    const job = { messageId: id, endpointId, step: 2, trigger: 'scheduled' as const, startAfter: new Date(Date.now() + 3_600_000) };
     expect(deliveryJobId(job)).toBe(deliveryJobId({ ...job }));
     // Twice inside transactions (as after a crash between record and completion), once outside.
-    for (let i = 0; i < 2; i++) await h.db.transaction((tx) => enqueueDeliveries(h.boss, [job], tx));
+    for (let i = 0; i < 2; i++) await h.db.transaction((tx) => enqueueDeliveries(h.boss, [job], { drizzle: tx }));
     await enqueueDeliveries(h.boss, [job]);
     const jobs = await h.boss.findJobs(DELIVERY_QUEUES.retry, { data: { messageId: id } });
     expect(jobs).toHaveLength(1);
@@ -292,7 +293,7 @@ describe('manual retry', () => {
     expect((await settled(id)).status).toBe('failed');
 
     // A failed manual attempt: logged, status kept, nothing planned.
-    expect(await retryMessage(h.deps, id)).toEqual({ messageId: id, status: 'queued' });
+    expect(await retryMessage(h.deps, id)).toMatchObject({ messageId: id, status: 'queued' });
     await expect.poll(async () => (await getAttempts(h, id)).length).toBe(2);
     expect(await getMessage(h, id)).toMatchObject({ status: 'failed', attemptCount: 2, nextAttemptAt: null });
 

@@ -23,9 +23,8 @@ import { bootstrap } from '../../src/services/bootstrap.ts';
 import type { ServiceDeps } from '../../src/services/deps.ts';
 import { startDeliveryWorker } from '../../src/worker/delivery-worker.ts';
 import { createTestDatabase } from '../support/database.ts';
-import { createTenant, startDeliveryHarness, LOOPBACK, type DeliveryHarness } from '../support/delivery-fixtures.ts';
+import { createTenant, queueGroupedMessages, startDeliveryHarness, LOOPBACK, type DeliveryHarness } from '../support/delivery-fixtures.ts';
 import { startFakeReceiver, type FakeReceiver, type RecordedRequest } from '../support/fake-receiver.ts';
-import { queueGroupedMessages } from '../support/grouped-messages.ts';
 
 const CHILD = fileURLToPath(new URL('../support/fault-worker-child.ts', import.meta.url));
 const cleanups: (() => Promise<void>)[] = [];
@@ -39,7 +38,7 @@ function duplicates(requests: readonly RecordedRequest[]): number {
 }
 
 async function statusCounts(h: DeliveryHarness): Promise<Record<string, number>> {
-  const rows = await h.sql<{ status: string; n: number }[]>`select status, count(*)::int as n from messages group by status`;
+  const rows = await h.sql<{ status: string; n: number }[]>`select status, count(*)::int as n from deliveries group by status`;
   return Object.fromEntries(rows.map((row) => [row.status, row.n]));
 }
 

@@ -2,18 +2,24 @@ import { eq, inArray } from 'drizzle-orm';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attempts, messages } from '../../src/db/schema.ts';
+import { attempts, deliveries, messages } from '../../src/db/schema.ts';
 import { SIGNING_SECRET_RULE, generateSigningSecret, signPayload } from '../../src/domain/signing.ts';
 import { DELIVERY_QUEUES } from '../../src/queue/delivery-queue.ts';
 import { recover } from '../../src/services/recovery.ts';
 import { deleteExpired } from '../../src/services/retention.ts';
-import { activeSigningSecrets, currentSigningSecret } from '../../src/services/signing-secrets.ts';
+import { currentSigningSecret, signingSecretsFor } from '../../src/services/signing-secrets.ts';
 import { rotateSigningSecret } from '../../src/services/signing-rotation.ts';
 import { deliveryStats } from '../../src/services/stats.ts';
 import { createTenant, issueApiKey } from '../../src/services/tenants.ts';
 import { registerRetention, RETENTION_QUEUE } from '../../src/worker/retention.ts';
 import { startTestApi, type CallResult, type TestApi } from '../support/api.ts';
-import { getAttempts, queueMessage, createTenant as createFixtureTenant, startDeliveryHarness } from '../support/delivery-fixtures.ts';
+import {
+  getAttempts,
+  getMessage,
+  queueMessage,
+  createTenant as createFixtureTenant,
+  startDeliveryHarness,
+} from '../support/delivery-fixtures.ts';
 import { startFakeReceiver } from '../support/fake-receiver.ts';
 import { insertAttempt, insertMessage, logApi, manualClock, type LogCall } from '../support/log-app.ts';
 
@@ -40,7 +46,10 @@ function expectError(answer: CallResult, status: number, code: string, path?: st
 }
 
 async function statusOf(ids: string[]): Promise<Record<string, string>> {
-  const rows = await api.deps.db.select({ id: messages.id, status: messages.status }).from(messages).where(inArray(messages.id, ids));
+  const rows = await api.deps.db
+    .select({ id: deliveries.messageId, status: deliveries.status })
+    .from(deliveries)
+    .where(inArray(deliveries.messageId, ids));
   return Object.fromEntries(rows.map((row) => [row.id, row.status]));
 }
 
@@ -92,17 +101,21 @@ describe('recover', () => {
     expect(untouched.map((id) => statuses[id])).toEqual(['failed', 'succeeded', 'pending']);
     const [row] = await api.deps.db
       .select()
-      .from(messages)
-      .where(eq(messages.id, inWindow[0] as string));
+      .from(deliveries)
+      .where(eq(deliveries.messageId, inWindow[0] as string));
     expect(row?.nextAttemptAt).toEqual(NOW);
 
     for (const id of inWindow) {
       const jobs = await api.deps.boss.findJobs(DELIVERY_QUEUES.retry, { data: { messageId: id } });
-      expect(jobs.map((job) => job.data)).toEqual([{ messageId: id, step: 3, trigger: 'recover' }]);
+      expect(jobs.map((job) => job.data)).toEqual([
+        { messageId: id, endpointId: expect.stringMatching(/^ep_/), step: 3, trigger: 'recover' },
+      ]);
     }
     // No scheduled attempt yet: the fresh step is the first one, on the first-attempt queue.
     const firstJobs = await api.deps.boss.findJobs(DELIVERY_QUEUES.first, { data: { messageId: ofB[0] } });
-    expect(firstJobs.map((job) => job.data)).toEqual([{ messageId: ofB[0], step: 1, trigger: 'recover' }]);
+    expect(firstJobs.map((job) => job.data)).toEqual([
+      { messageId: ofB[0], endpointId: expect.stringMatching(/^ep_/), step: 1, trigger: 'recover' },
+    ]);
 
     // Nothing failed is left in the window: a second recover re-queues nothing.
     const again = await recover(api.deps, { since: hoursAgo(24), until: hoursAgo(1) });
@@ -156,7 +169,7 @@ describe('recover with the real worker', () => {
       const since = new Date(Date.now() - 60_000);
       const healed = await queueMessage(h, { tenantId: tenant.tenantId, url: back.url });
       const broken = await queueMessage(h, { tenantId: tenant.tenantId, url: down.url });
-      const status = async (id: string) => (await h.db.select({ s: messages.status }).from(messages).where(eq(messages.id, id)))[0]?.s;
+      const status = async (id: string) => (await getMessage(h, id)).status;
       await expect.poll(() => Promise.all([status(healed), status(broken)]), { timeout: 10_000 }).toEqual(['failed', 'failed']);
 
       const accepted = await recover(h.deps, { since });
@@ -192,7 +205,7 @@ describe('manual retry through the admin API', () => {
       const adminKey = (await issueApiKey(h.deps, admin.id, 'admin')).apiKey;
       const retry = logApi(h.deps, adminKey);
       const id = await queueMessage(h, { tenantId: tenant.tenantId, url: receiver.url });
-      const status = async () => (await h.db.select({ s: messages.status }).from(messages).where(eq(messages.id, id)))[0]?.s;
+      const status = async () => (await getMessage(h, id)).status;
       await expect.poll(status, { timeout: 10_000 }).toBe('failed');
 
       const accepted = await retry('POST', `/v1/admin/messages/${id}/retry`);
@@ -315,9 +328,8 @@ describe('signing-secret rotation', () => {
   it('keeps the old secret signing during the grace period only', async () => {
     clock.set(NOW);
     const tenant = await createTenant(api.deps, 'rotating');
-    const rotated = await rotateSigningSecret(api.deps, tenant.id, { gracePeriod: 3_600_000 });
+    const rotated = await rotateSigningSecret(api.deps, { tenantId: tenant.id, endpointId: null }, { gracePeriod: 3_600_000 });
     expect(rotated).toEqual({
-      tenantId: tenant.id,
       signingSecret: expect.stringMatching(/^whsec_/),
       previousSecretExpiresAt: new Date(NOW.getTime() + 3_600_000).toISOString(),
       secrets: [
@@ -330,9 +342,9 @@ describe('signing-secret rotation', () => {
       ],
     });
     expect(rotated.signingSecret).not.toBe(tenant.signingSecret);
-    expect(await currentSigningSecret(api.deps.db, api.deps.cipher, tenant.id)).toBe(rotated.signingSecret);
+    expect(await currentSigningSecret(api.deps.db, api.deps.cipher, { tenantId: tenant.id, endpointId: null })).toBe(rotated.signingSecret);
 
-    const active = async () => (await activeSigningSecrets(api.deps.db, api.deps.cipher, [tenant.id], clock.now())).get(tenant.id);
+    const active = async () => (await signingSecretsFor(api.deps, [{ tenantId: tenant.id, endpointId: null }], clock.now())).get(tenant.id);
     expect(await active()).toEqual([rotated.signingSecret, tenant.signingSecret]);
 
     // A delivery signed now verifies with either secret (real receivers' SDKs).
@@ -379,7 +391,7 @@ describe('signing-secret rotation', () => {
     clock.advance(1_000);
     const bare = await call('POST', `/v1/admin/tenants/${tenant.id}/signing-secret/rotate`);
     expect(bare.status).toBe(200);
-    const active = await activeSigningSecrets(api.deps.db, api.deps.cipher, [tenant.id], clock.now());
+    const active = await signingSecretsFor(api.deps, [{ tenantId: tenant.id, endpointId: null }], clock.now());
     expect(active.get(tenant.id)).toEqual([bare.body.signingSecret, known, tenant.signingSecret]);
   });
 
@@ -403,7 +415,7 @@ describe('signing-secret rotation', () => {
     expect(leaked.body.secrets).toEqual([
       { signingSecret: leaked.body.signingSecret, createdAt: clock.now().toISOString(), expiresAt: null },
     ]);
-    const active = await activeSigningSecrets(api.deps.db, api.deps.cipher, [tenant.id], clock.now());
+    const active = await signingSecretsFor(api.deps, [{ tenantId: tenant.id, endpointId: null }], clock.now());
     expect(active.get(tenant.id)).toEqual([leaked.body.signingSecret]);
     for (const retired of [tenant.signingSecret, first.body.signingSecret, second.body.signingSecret]) {
       expect(active.get(tenant.id)).not.toContain(retired);
@@ -422,15 +434,17 @@ describe('signing-secret rotation', () => {
     expectError(await call('POST', path, { body: { gracePeriod: 'forever' } }), 422, 'validation_failed', 'body.gracePeriod');
     expectError(await call('POST', path, { body: { gracePeriod: -5 } }), 422, 'validation_failed', 'body.gracePeriod');
     expectError(await call('POST', '/v1/admin/tenants/ten_unknown/signing-secret/rotate', { body: {} }), 404, 'not_found');
-    await expect(rotateSigningSecret(api.deps, tenant.id, { secret: 'short' })).rejects.toMatchObject({
+    await expect(rotateSigningSecret(api.deps, { tenantId: tenant.id, endpointId: null }, { secret: 'short' })).rejects.toMatchObject({
       code: 'validation_failed',
       details: [{ path: 'secret', message: SIGNING_SECRET_RULE }],
     });
-    await expect(rotateSigningSecret(api.deps, tenant.id, { gracePeriod: 8 * 86_400_000 })).rejects.toMatchObject({
+    await expect(
+      rotateSigningSecret(api.deps, { tenantId: tenant.id, endpointId: null }, { gracePeriod: 8 * 86_400_000 }),
+    ).rejects.toMatchObject({
       code: 'validation_failed',
     });
     // Nothing changed for the refused requests.
-    expect(await currentSigningSecret(api.deps.db, api.deps.cipher, tenant.id)).toBe(tenant.signingSecret);
+    expect(await currentSigningSecret(api.deps.db, api.deps.cipher, { tenantId: tenant.id, endpointId: null })).toBe(tenant.signingSecret);
   });
 });
 

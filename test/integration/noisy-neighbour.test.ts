@@ -8,8 +8,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { analyzeDeliveryQueues } from '../../src/queue/boss.ts';
 import { startDeliveryWorker, type DeliveryWorker } from '../../src/worker/delivery-worker.ts';
 import { startFakeReceiver, type FakeReceiver } from '../support/fake-receiver.ts';
-import { createTenant, startDeliveryHarness, type DeliveryHarness, type TenantFixture } from '../support/delivery-fixtures.ts';
-import { queueGroupedMessages } from '../support/grouped-messages.ts';
+import {
+  createTenant,
+  queueGroupedMessages,
+  startDeliveryHarness,
+  type DeliveryHarness,
+  type TenantFixture,
+} from '../support/delivery-fixtures.ts';
 
 // The full-size case of the issue (10 s, 5,000 messages) runs with NOISY_SLOW_MS=10000 NOISY_BACKLOG=5000.
 const SLOW_MS = Number(process.env['NOISY_SLOW_MS'] ?? 3_000);

@@ -168,6 +168,7 @@ describe('request log lines', () => {
 describe('observeAttempts', () => {
   const base: RecordedAttempt = {
     messageId: 'msg_a',
+    endpointId: 'ep_a',
     tenantId: 'ten_a',
     runId: 'run_a',
     attempt: 1,

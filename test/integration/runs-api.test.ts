@@ -68,7 +68,10 @@ interface Stored {
 async function stored(runId: string): Promise<Stored> {
   const [run] = await api.deps.sql`select * from runs where id = ${runId}`;
   const events = await api.deps.sql<Array<{ type: string }>>`select type from events where run_id = ${runId} order by id`;
-  const messages = await api.deps.sql<Stored['messages']>`select * from messages where run_id = ${runId} order by id`;
+  const messages = await api.deps.sql<Stored['messages']>`
+    select m.*, d.status, e.url from messages m
+    join deliveries d on d.message_id = m.id join endpoints e on e.id = d.endpoint_id
+    where m.run_id = ${runId} order by m.id`;
   return { run: run as Record<string, unknown>, events: [...events], messages: [...messages] };
 }
 
@@ -165,8 +168,11 @@ describe('GET /v1/runs/{runId}', () => {
     await accept(run.id, 'node.failed');
     const got = await api.call('GET', `/v1/runs/${run.id}`);
     expect(got.body.deliveries).toEqual({ pending: 2, succeeded: 0, failed: 0 });
-    await api.deps.sql`update messages set status = 'succeeded' where run_id = ${run.id} and event_type = 'run.started'`;
-    await api.deps.sql`update messages set status = 'failed' where run_id = ${run.id} and event_type = 'node.completed'`;
+    const setStatus = (status: string, type: string) =>
+      api.deps.sql`update deliveries set status = ${status}
+        where message_id in (select id from messages where run_id = ${run.id} and event_type = ${type})`;
+    await setStatus('succeeded', 'run.started');
+    await setStatus('failed', 'node.completed');
     const after = await api.call('GET', `/v1/runs/${run.id}`);
     expect(after.body.deliveries).toEqual({ pending: 0, succeeded: 1, failed: 1 });
   });

@@ -231,7 +231,7 @@ describe.skipIf(process.platform !== 'linux')('one API and two workers against o
       const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
       try {
         await expect
-          .poll(async () => (await sql`select count(*)::int as n from messages where status = 'succeeded'`)[0]?.n, {
+          .poll(async () => (await sql`select count(*)::int as n from deliveries where status = 'succeeded'`)[0]?.n, {
             timeout: 30_000,
             interval: 100,
           })
@@ -243,7 +243,7 @@ describe.skipIf(process.platform !== 'linux')('one API and two workers against o
         expect(new Set(ids).size).toBe(MESSAGES);
         expect(ids).toHaveLength(MESSAGES);
         const [counts] = await sql`select count(*)::int as messages, count(*) filter (where attempt_count = 1)::int as once,
-          (select count(*)::int from attempts) as attempts from messages`;
+          (select count(*)::int from attempts) as attempts from deliveries`;
         expect(counts).toEqual({ messages: MESSAGES, once: MESSAGES, attempts: MESSAGES });
         const stored = await sql`select id from messages`;
         expect(new Set(stored.map((row) => row.id as string))).toEqual(new Set(ids));

@@ -18,9 +18,14 @@ import { sealPlainSecrets } from '../../src/services/encrypt-secrets.ts';
 import { createTenant as createTenantService } from '../../src/services/tenants.ts';
 import { startDeliveryWorker, type DeliveryWorker } from '../../src/worker/delivery-worker.ts';
 import { startTestApi } from '../support/api.ts';
-import { createTenant, getMessage, startDeliveryHarness, type DeliveryHarness } from '../support/delivery-fixtures.ts';
+import {
+  createTenant,
+  queueGroupedMessages,
+  getMessage,
+  startDeliveryHarness,
+  type DeliveryHarness,
+} from '../support/delivery-fixtures.ts';
 import { startFakeReceiver, type FakeReceiver, type RecordedRequest } from '../support/fake-receiver.ts';
-import { queueGroupedMessages } from '../support/grouped-messages.ts';
 
 const KEY = randomBytes(32);
 

@@ -4,8 +4,8 @@
  */
 import { asc, eq } from 'drizzle-orm';
 import type { PgBoss } from 'pg-boss';
-import { openDatabase, type DatabaseHandle } from '../../src/db/client.ts';
-import { attempts, messages, signingSecrets, tenants } from '../../src/db/schema.ts';
+import { openDatabase, type DatabaseHandle, type Queryable } from '../../src/db/client.ts';
+import { attempts, deliveries, endpoints, messages, signingSecrets, tenants } from '../../src/db/schema.ts';
 import { parseCidrList } from '../../src/domain/network.ts';
 import { generateSigningSecret } from '../../src/domain/signing.ts';
 import { createSecretCipher } from '../../src/lib/cipher.ts';
@@ -26,7 +26,7 @@ export interface HarnessOptions {
   retryJitter?: number;
   deliveryTimeoutMs?: number;
   concurrency?: number;
-  /** Default true; false to drive `attemptDeliveries` by hand. */
+  /** Default true; false to drive `prepareDeliveries` and `attemptDelivery` by hand. */
   worker?: boolean;
   /** Defaults to a fresh test database (only inside vitest). */
   databaseUrl?: string;
@@ -143,33 +143,80 @@ export function samplePayload(type = 'run.completed'): string {
   });
 }
 
-/** Inserts a message row and its first job in one transaction, as the runs API does, then wakes. */
-export async function queueMessage(h: DeliveryHarness, input: MessageInput): Promise<string> {
-  const id = newId('msg');
-  await h.db.transaction(async (tx) => {
-    await tx.insert(messages).values(messageRow(id, input));
-    await enqueueDeliveries(h.boss, [{ messageId: id, step: 1, trigger: 'scheduled' }], tx);
-  });
-  h.deps.onEnqueued();
+/** An endpoint as a run's webhook makes one (signing with its tenant's secrets). */
+export async function createEndpoint(
+  db: Queryable,
+  input: { tenantId: string; url: string; headers?: Record<string, string> },
+): Promise<string> {
+  const id = newId('ep');
+  await db.insert(endpoints).values({ id, tenantId: input.tenantId, kind: 'run', url: input.url, headers: input.headers ?? {} });
   return id;
 }
 
-/** Many messages with their jobs in one transaction (benchmarks). */
-export async function queueMessages(h: DeliveryHarness, inputs: readonly MessageInput[]): Promise<string[]> {
-  const rows = inputs.map((input) => messageRow(newId('msg'), input));
+/**
+ * Rows (endpoints, messages, their pending deliveries) and first jobs for the inputs, in one
+ * transaction, as the runs API writes them; one endpoint per distinct tenant, URL and headers.
+ */
+async function writeMessages(h: DeliveryHarness, inputs: readonly MessageInput[], options: { grouped: boolean }): Promise<string[]> {
+  const ids = inputs.map(() => newId('msg'));
   await h.db.transaction(async (tx) => {
+    const endpointOf = new Map<string, string>();
+    for (const input of inputs) {
+      const key = JSON.stringify([input.tenantId, input.url, input.headers ?? {}]);
+      if (!endpointOf.has(key)) endpointOf.set(key, await createEndpoint(tx, input));
+    }
+    const rows = inputs.map((input, index) => ({
+      id: ids[index] as string,
+      input,
+      endpointId: endpointOf.get(JSON.stringify([input.tenantId, input.url, input.headers ?? {}])) as string,
+    }));
     for (let i = 0; i < rows.length; i += 1000) {
       const chunk = rows.slice(i, i + 1000);
-      await tx.insert(messages).values(chunk);
+      await tx.insert(messages).values(chunk.map(({ id, input }) => messageRow(id, input)));
+      await tx.insert(deliveries).values(
+        chunk.map(({ id, input, endpointId }) => ({
+          messageId: id,
+          endpointId,
+          tenantId: input.tenantId,
+          status: 'pending' as const,
+          nextAttemptAt: new Date(),
+        })),
+      );
       await enqueueDeliveries(
         h.boss,
-        chunk.map((row) => ({ messageId: row.id, step: 1, trigger: 'scheduled' as const })),
-        tx,
+        chunk.map(({ id, input, endpointId }) => ({
+          messageId: id,
+          endpointId,
+          step: 1,
+          trigger: 'scheduled' as const,
+          ...(options.grouped ? { url: input.url } : {}),
+        })),
+        { drizzle: tx },
       );
     }
   });
   h.deps.onEnqueued();
-  return rows.map((row) => row.id);
+  return ids;
+}
+
+/** Inserts a message, its endpoint and delivery and its first job in one transaction, then wakes. */
+export async function queueMessage(h: DeliveryHarness, input: MessageInput): Promise<string> {
+  const [id] = await writeMessages(h, [input], { grouped: false });
+  return id as string;
+}
+
+/** Many messages with their jobs in one transaction (benchmarks); jobs without a per-origin group. */
+export async function queueMessages(h: DeliveryHarness, inputs: readonly MessageInput[]): Promise<string[]> {
+  return writeMessages(h, inputs, { grouped: false });
+}
+
+/** Messages whose jobs carry their URL's origin as pg-boss group, as the runs API writes them. */
+export async function queueGroupedMessages(h: DeliveryHarness, tenantId: string, url: string, count: number): Promise<string[]> {
+  return writeMessages(
+    h,
+    Array.from({ length: count }, () => ({ tenantId, url })),
+    { grouped: true },
+  );
 }
 
 function messageRow(id: string, input: MessageInput): typeof messages.$inferInsert {
@@ -180,17 +227,27 @@ function messageRow(id: string, input: MessageInput): typeof messages.$inferInse
     workflowId: 'wf_test',
     eventId: newId('evt'),
     eventType: input.eventType ?? 'run.completed',
-    url: input.url,
-    headers: input.headers ?? {},
     payload: input.payload ?? samplePayload(input.eventType),
-    status: 'pending',
-    attemptCount: 0,
-    nextAttemptAt: new Date(),
   };
 }
 
+/** A message with the state of its (one) delivery. */
 export async function getMessage(h: DatabaseHandle, id: string) {
-  const [row] = await h.db.select().from(messages).where(eq(messages.id, id));
+  const [row] = await h.db
+    .select({
+      id: messages.id,
+      tenantId: messages.tenantId,
+      payload: messages.payload,
+      endpointId: deliveries.endpointId,
+      status: deliveries.status,
+      attemptCount: deliveries.attemptCount,
+      nextAttemptAt: deliveries.nextAttemptAt,
+      deliveredAt: deliveries.deliveredAt,
+      failureReason: deliveries.failureReason,
+    })
+    .from(messages)
+    .innerJoin(deliveries, eq(deliveries.messageId, messages.id))
+    .where(eq(messages.id, id));
   if (row === undefined) throw new Error(`message ${id} not found`);
   return row;
 }

@@ -1,7 +1,9 @@
 /** The API called in-process over given deps, plus row factories for messages and attempts written directly in SQL. */
+import { eq, sql } from 'drizzle-orm';
 import { createApp } from '../../src/api/app.ts';
 import type { Queryable } from '../../src/db/client.ts';
-import { attempts, messages } from '../../src/db/schema.ts';
+import { attempts, deliveries, endpoints, messages } from '../../src/db/schema.ts';
+import { onSchedule, type AttemptTrigger } from '../../src/domain/delivery.ts';
 import { newId } from '../../src/lib/ids.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import type { Clock } from '../../src/lib/clock.ts';
@@ -40,6 +42,19 @@ export interface MessageSeed {
   payload?: string;
 }
 
+/** The endpoint seeded messages go to (one per tenant, as a run webhook's would be). */
+const seededEndpoints = new Map<string, string>();
+
+async function seededEndpoint(db: Queryable, tenantId: string): Promise<string> {
+  const known = seededEndpoints.get(tenantId);
+  if (known !== undefined) return known;
+  const id = newId('ep');
+  await db.insert(endpoints).values({ id, tenantId, kind: 'run', url: 'https://receiver.example/hook' });
+  seededEndpoints.set(tenantId, id);
+  return id;
+}
+
+/** A message with its one delivery in the given status. */
 export async function insertMessage(db: Queryable, seed: MessageSeed): Promise<string> {
   const id = seed.id ?? newId('msg', seed.createdAt.getTime());
   await db.insert(messages).values({
@@ -49,11 +64,14 @@ export async function insertMessage(db: Queryable, seed: MessageSeed): Promise<s
     workflowId: seed.workflowId ?? 'wf_test',
     eventId: newId('evt'),
     eventType: seed.eventType ?? 'run.completed',
-    url: 'https://receiver.example/hook',
-    headers: {},
     payload: seed.payload ?? '{"success":true}',
+    createdAt: seed.createdAt,
+  });
+  await db.insert(deliveries).values({
+    messageId: id,
+    endpointId: await seededEndpoint(db, seed.tenantId),
+    tenantId: seed.tenantId,
     status: seed.status ?? 'succeeded',
-    attemptCount: 0,
     createdAt: seed.createdAt,
   });
   return id;
@@ -63,7 +81,7 @@ export interface AttemptSeed {
   messageId: string;
   tenantId: string;
   attempt: number;
-  trigger?: 'scheduled' | 'manual';
+  trigger?: AttemptTrigger;
   responseStatus: number | null;
   startedAt: Date;
   durationMs?: number;
@@ -72,7 +90,7 @@ export interface AttemptSeed {
 }
 
 export async function insertAttempt(db: Queryable, seed: AttemptSeed): Promise<string> {
-  const id = newId('att', seed.startedAt.getTime());
+  const id = newId('atmpt', seed.startedAt.getTime());
   const status = seed.responseStatus;
   const outcome = seed.outcome ?? (status !== null && status >= 200 && status < 300 ? 'succeeded' : 'failed');
   const errorKind =
@@ -80,7 +98,9 @@ export async function insertAttempt(db: Queryable, seed: AttemptSeed): Promise<s
   await db.insert(attempts).values({
     id,
     messageId: seed.messageId,
+    endpointId: await seededEndpoint(db, seed.tenantId),
     tenantId: seed.tenantId,
+    url: 'https://receiver.example/hook',
     attempt: seed.attempt,
     trigger: seed.trigger ?? 'scheduled',
     outcome,
@@ -91,5 +111,13 @@ export async function insertAttempt(db: Queryable, seed: AttemptSeed): Promise<s
     errorKind,
     errorMessage: errorKind ? `failed: ${errorKind}` : null,
   });
+  // The delivery counts it, as the worker's record would.
+  await db
+    .update(deliveries)
+    .set({
+      attemptCount: sql`${deliveries.attemptCount} + 1`,
+      steps: sql`${deliveries.steps} + ${onSchedule(seed.trigger ?? 'scheduled') ? 1 : 0}`,
+    })
+    .where(eq(deliveries.messageId, seed.messageId));
   return id;
 }

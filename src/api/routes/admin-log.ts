@@ -12,7 +12,7 @@ import { deliveryStats } from '../../services/stats.ts';
 import type { ApiEnv } from '../auth.ts';
 import {
   errorResponses,
-  EventTypeSchema,
+  EventTypeName,
   IdField,
   IdParam,
   IdQuery,
@@ -50,7 +50,9 @@ const listMessagesRoute = createRoute({
       tenantId: IdQuery('ten_08QAIw9MnoEyeUVwXmXpDng'),
       runId: IdQuery('run_08QAIw9MnoEyeUVwXmXpDng'),
       workflowId: storableText(z.string().min(1).max(256)).optional().openapi({ example: 'wf_abc123' }),
-      eventType: EventTypeSchema.optional(),
+      appId: IdQuery('app_08QAIw9MnoEyeUVwXmXpDng'),
+      endpointId: IdQuery('ep_08QAIw9MnoEyeUVwXmXpDng'),
+      eventType: EventTypeName.optional(),
       since: TimeValue.optional(),
       until: TimeValue.optional(),
       limit: LimitQuery,
@@ -58,7 +60,7 @@ const listMessagesRoute = createRoute({
     }),
   },
   responses: {
-    200: { description: 'a page of messages', ...json(pageOf(MessageSchema, 'MessagePage')) },
+    200: { description: 'a page of deliveries (a message at an endpoint)', ...json(pageOf(MessageSchema, 'MessagePage')) },
     ...errorResponses(401, 403, 422),
   },
 });
@@ -68,7 +70,12 @@ const getMessageRoute = createRoute({
   path: '/admin/messages/{messageId}',
   tags: ['Admin: delivery log'],
   summary: 'One message: payload, status, target URL and attempts (oldest first)',
-  request: { params: z.object({ messageId: IdParam('messageId', 'msg_08QAIw9MnoEyeUVwXmXpDng') }) },
+  description:
+    'The top-level delivery fields describe the delivery to `endpointId` when given, else the first one; `deliveries` lists all of them (one for a run message).',
+  request: {
+    params: z.object({ messageId: IdParam('messageId', 'msg_08QAIw9MnoEyeUVwXmXpDng') }),
+    query: z.object({ endpointId: IdQuery('ep_08QAIw9MnoEyeUVwXmXpDng') }),
+  },
   responses: { 200: { description: 'the message', ...json(MessageDetailSchema) }, ...errorResponses(401, 403, 404) },
 });
 
@@ -78,8 +85,11 @@ const retryMessageRoute = createRoute({
   tags: ['Admin: delivery log'],
   summary: 'One manual attempt of a message now, in any status',
   description:
-    'Queues one attempt at once: same `svix-id`, signed afresh, logged with `trigger: manual`. It does not restart the retry schedule: if it fails, the status stays as it was and no retry is planned; if it succeeds, the message becomes `succeeded`.',
-  request: { params: z.object({ messageId: IdParam('messageId', 'msg_08QAIw9MnoEyeUVwXmXpDng') }) },
+    'Queues one attempt at once at each endpoint of the message (or only at `endpointId`): same `svix-id`, signed afresh, logged with `trigger: manual`. It does not restart the retry schedule: if it fails, the status stays as it was and no retry is planned; if it succeeds, the delivery becomes `succeeded`.',
+  request: {
+    params: z.object({ messageId: IdParam('messageId', 'msg_08QAIw9MnoEyeUVwXmXpDng') }),
+    query: z.object({ endpointId: IdQuery('ep_08QAIw9MnoEyeUVwXmXpDng') }),
+  },
   responses: {
     202: {
       description: 'the attempt is queued',
@@ -99,6 +109,7 @@ const listAttemptsRoute = createRoute({
   request: {
     query: z.object({
       messageId: IdQuery('msg_08QAIw9MnoEyeUVwXmXpDng'),
+      endpointId: IdQuery('ep_08QAIw9MnoEyeUVwXmXpDng'),
       status: z.enum(ATTEMPT_OUTCOMES).optional(),
       statusCodeClass: z
         .string()
@@ -193,7 +204,14 @@ const statsRoute = createRoute({
   tags: ['Admin: delivery log'],
   summary: 'Delivery counts, success rate and attempt latency since a moment',
   description: 'Messages are counted by `createdAt`, attempts by `startedAt`; `since` defaults to 24 hours ago.',
-  request: { query: z.object({ since: TimeValue.optional() }) },
+  request: {
+    query: z.object({
+      since: TimeValue.optional(),
+      tenantId: IdQuery('ten_08QAIw9MnoEyeUVwXmXpDng'),
+      appId: IdQuery('app_08QAIw9MnoEyeUVwXmXpDng'),
+      endpointId: IdQuery('ep_08QAIw9MnoEyeUVwXmXpDng'),
+    }),
+  },
   responses: { 200: { description: 'the statistics', ...json(StatsSchema) }, ...errorResponses(401, 403, 422) },
 });
 
@@ -261,9 +279,14 @@ export function adminLogRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
     return c.json(await listMessages(deps, { ...filter, ...window, limit }), 200);
   });
 
-  app.openapi(getMessageRoute, async (c) => c.json(await getMessage(deps, c.req.valid('param').messageId), 200));
+  app.openapi(getMessageRoute, async (c) =>
+    c.json(await getMessage(deps, c.req.valid('param').messageId, { endpointId: c.req.valid('query').endpointId }), 200),
+  );
 
-  app.openapi(retryMessageRoute, async (c) => c.json(await retryMessage(deps, c.req.valid('param').messageId), 202));
+  app.openapi(retryMessageRoute, async (c) => {
+    const { messageId, status } = await retryMessage(deps, c.req.valid('param').messageId, { endpointId: c.req.valid('query').endpointId });
+    return c.json({ messageId, status }, 202);
+  });
 
   app.openapi(listAttemptsRoute, async (c) => {
     const { since, until, limit, ...filter } = c.req.valid('query');
@@ -284,14 +307,17 @@ export function adminLogRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
 
   app.openapi(statsRoute, async (c) => {
     const now = deps.clock.now();
-    const since = resolveTime(c.req.valid('query').since, now) ?? new Date(now.getTime() - DAY_MS);
-    return c.json(await deliveryStats(deps, { since }), 200);
+    const { since: sinceInput, ...scope } = c.req.valid('query');
+    const since = resolveTime(sinceInput, now) ?? new Date(now.getTime() - DAY_MS);
+    return c.json(await deliveryStats(deps, { since, ...scope }), 200);
   });
 
   app.openapi(rotateRoute, async (c) => {
     // The body is optional: without one (no content-type), the defaults apply.
     const body = c.req.valid('json');
-    return c.json(await rotateSigningSecret(deps, c.req.valid('param').id, { gracePeriod: body.gracePeriod, secret: body.secret }), 200);
+    const tenantId = c.req.valid('param').id;
+    const rotated = await rotateSigningSecret(deps, { tenantId, endpointId: null }, { gracePeriod: body.gracePeriod, secret: body.secret });
+    return c.json({ tenantId, ...rotated }, 200);
   });
 
   return app;

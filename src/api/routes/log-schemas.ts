@@ -5,7 +5,6 @@ import { parseDuration } from '../../lib/durations.ts';
 import { ATTEMPT_ERROR_KINDS, ATTEMPT_OUTCOMES, ATTEMPT_TRIGGERS, MESSAGE_STATUSES } from '../../domain/delivery.ts';
 import { ITERATOR_RULE } from '../../domain/limits.ts';
 import { isValidIterator } from '../../services/delivery-log.ts';
-import { EventTypeSchema } from '../schemas.ts';
 
 export const LogIteratorQuery = z
   .string()
@@ -63,31 +62,50 @@ export const MessageStatusSchema = z.enum(MESSAGE_STATUSES).openapi('MessageStat
 
 export const MessageSchema = z
   .object({
-    id: z.string().openapi({ description: 'the svix-id / webhook-id of every attempt', example: 'msg_08QAIw9MnoEyeUVwXmXpDng' }),
+    id: z
+      .string()
+      .openapi({ description: 'the message id: the svix-id / webhook-id of every attempt', example: 'msg_08QAIw9MnoEyeUVwXmXpDng' }),
     tenantId: z.string(),
-    runId: z.string(),
-    workflowId: z.string(),
-    eventType: EventTypeSchema,
-    url: z.string(),
+    runId: z.string().nullable().openapi({ description: "the run, for a run's message; null for an application's" }),
+    workflowId: z.string().nullable(),
+    appId: z.string().nullable().openapi({ description: "the application, for an application's message; null for a run's" }),
+    endpointId: z
+      .string()
+      .nullable()
+      .openapi({ description: "the application's endpoint this row is the delivery to; null for a run's webhook" }),
+    eventType: z.string().openapi({ example: 'run.completed' }),
+    url: z.string().nullable(),
     status: MessageStatusSchema,
     attemptCount: z.number().int(),
     nextAttemptAt: z.string().nullable(),
+    failureReason: z
+      .string()
+      .nullable()
+      .openapi({ description: 'why the delivery ended failed without an attempt (content expunged, endpoint disabled)' }),
     createdAt: z.string(),
     deliveredAt: z.string().nullable(),
   })
-  .openapi('Message');
+  .openapi('Message', {
+    description:
+      'One message at one endpoint (a delivery). A run message has one; an application message one per endpoint it went to, each under the same id.',
+  });
 
 export const AttemptSchema = z
   .object({
     id: z.string(),
     messageId: z.string(),
-    attempt: z.number().int().openapi({ description: '1-based' }),
+    endpointId: z.string().nullable().openapi({ description: "the application's endpoint; null for a run's webhook" }),
+    url: z.string().openapi({ description: 'the URL attempted' }),
+    attempt: z.number().int().openapi({ description: '1-based, per delivery' }),
     trigger: z.enum(ATTEMPT_TRIGGERS),
     outcome: z.enum(ATTEMPT_OUTCOMES),
     startedAt: z.string(),
     durationMs: z.number().int(),
     responseStatus: z.number().int().nullable().openapi({ description: 'null when no response came' }),
-    responseBody: z.string().nullable().openapi({ description: 'the first 64 KiB of the answer, as text' }),
+    responseBody: z
+      .string()
+      .nullable()
+      .openapi({ description: 'the first 64 KiB of the answer, as text; null when none came or once expunged' }),
     error: z.object({ kind: z.enum(ATTEMPT_ERROR_KINDS), message: z.string() }).nullable(),
     nextAttemptAt: z.string().nullable().openapi({ description: 'the retry this attempt planned; null when none' }),
   })
@@ -96,6 +114,8 @@ export const AttemptSchema = z
 export const MessageWithAttemptsSchema = MessageSchema.extend({ attempts: z.array(AttemptSchema) }).openapi('MessageWithAttempts');
 
 export const MessageDetailSchema = MessageSchema.extend({
-  payload: z.string().openapi({ description: 'the exact body text sent' }),
-  attempts: z.array(AttemptSchema).openapi({ description: 'oldest first' }),
+  payload: z.string().nullable().openapi({ description: 'the exact body text sent; null once expunged' }),
+  expunged: z.boolean(),
+  deliveries: z.array(MessageSchema).openapi({ description: 'every delivery of the message' }),
+  attempts: z.array(AttemptSchema).openapi({ description: 'every attempt at every endpoint, oldest first' }),
 }).openapi('MessageDetail');
