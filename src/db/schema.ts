@@ -231,6 +231,11 @@ export const endpoints = pgTable(
     throttleRate: integer('throttle_rate'),
     createdAt: createdAt(),
     updatedAt: at('updated_at').notNull().defaultNow(),
+    /**
+     * Set when the endpoint is deleted: it receives nothing more and its pending deliveries end
+     * `failed`, but the delivery log keeps its URL and attempts (until retention removes them).
+     */
+    deletedAt: at('deleted_at'),
   },
   (t) => [
     index('endpoints_app_idx')
@@ -238,7 +243,7 @@ export const endpoints = pgTable(
       .where(sql`${t.appId} is not null`),
     uniqueIndex('endpoints_app_uid_idx')
       .on(t.appId, t.uid)
-      .where(sql`${t.uid} is not null`),
+      .where(sql`${t.uid} is not null and ${t.deletedAt} is null`),
     index('endpoints_tenant_kind_idx').on(t.tenantId, t.kind),
   ],
 );

@@ -57,6 +57,7 @@ export interface LoadedDelivery {
   url: string;
   headers: Record<string, string>;
   disabled: boolean;
+  deleted: boolean;
   /** Null once the message's content was expunged. */
   payload: string | null;
   status: MessageStatus;
@@ -130,6 +131,7 @@ interface RawDelivery {
   url: string;
   headers: Record<string, string>;
   disabled: boolean;
+  deleted: boolean;
   payload: string | null;
   status: MessageStatus;
   steps: number;
@@ -137,7 +139,8 @@ interface RawDelivery {
 
 // A job queued before endpoints existed names no endpoint: it means the message's one delivery.
 const LOAD_DELIVERIES = `
-  select d.message_id, d.endpoint_id, d.tenant_id, m.run_id, e.kind, e.url, e.headers, e.disabled, m.payload,
+  select d.message_id, d.endpoint_id, d.tenant_id, m.run_id, e.kind, e.url, e.headers, e.disabled,
+    e.deleted_at is not null as deleted, m.payload,
     d.status, d.steps
   from unnest($1::text[], $2::text[]) as j(message_id, endpoint_id)
   join deliveries d on d.message_id = j.message_id and (j.endpoint_id is null or d.endpoint_id = j.endpoint_id)
@@ -159,6 +162,7 @@ async function loadDeliveries(sql: postgres.Sql, jobs: readonly DeliveryJob[]): 
     url: row.url,
     headers: row.headers,
     disabled: row.disabled,
+    deleted: row.deleted,
     payload: row.payload,
     status: row.status,
     steps: row.steps,
@@ -176,6 +180,7 @@ function isDue(job: DeliveryJob, delivery: LoadedDelivery): boolean {
 /** Why a due delivery ends `failed` without an attempt, or null when it can be attempted. */
 function cannotSend(job: DeliveryJob, delivery: LoadedDelivery): string | null {
   if (delivery.payload === null) return 'the message content was expunged, so it cannot be sent again';
+  if (delivery.deleted) return 'the endpoint was deleted';
   if (delivery.disabled && onSchedule(job.trigger)) return 'the endpoint is disabled';
   return null;
 }

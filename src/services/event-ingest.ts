@@ -47,6 +47,8 @@ export interface NewAppMessage {
   channels: string[] | null;
   /** The payload's JSON text exactly as received: it is the body every endpoint gets. */
   payload: string;
+  /** Only to this endpoint, whatever the others' filters (an example sent to one endpoint). */
+  onlyEndpointId?: string | undefined;
 }
 
 export interface IngestedAppMessage extends NewAppMessage {
@@ -231,7 +233,7 @@ interface AppEndpoint {
 const LOCK_RUNS = `select * from runs where id = any($1::text[]) order by id for update`;
 
 const APP_ENDPOINTS = `select id, app_id, url, filter_types, channels, disabled from endpoints
-  where app_id = any($1::text[]) and kind = 'app' order by id`;
+  where app_id = any($1::text[]) and kind = 'app' and deleted_at is null order by id`;
 
 /**
  * One statement writes the whole batch — run updates, events, messages, deliveries — and reads the
@@ -316,6 +318,7 @@ async function applyBatch(
     if (request.kind === 'app-message') {
       const { message } = request;
       const id = newId('msg', now.getTime());
+      const { onlyEndpointId: _only, ...content } = message;
       messageRows.push({
         id,
         tenantId: request.tenantId,
@@ -328,13 +331,15 @@ async function applyBatch(
         payload: message.payload,
       });
       const targets = (endpointsOf.get(request.appId) ?? []).filter((endpoint) =>
-        receives({ disabled: endpoint.disabled, filterTypes: endpoint.filter_types, channels: endpoint.channels }, message),
+        message.onlyEndpointId === undefined
+          ? receives({ disabled: endpoint.disabled, filterTypes: endpoint.filter_types, channels: endpoint.channels }, message)
+          : endpoint.id === message.onlyEndpointId,
       );
       for (const endpoint of targets) {
         deliveryRows.push({ messageId: id, endpointId: endpoint.id, tenantId: request.tenantId });
         jobs.push({ messageId: id, endpointId: endpoint.id, step: 1, trigger: 'scheduled', url: endpoint.url });
       }
-      outcomes.push({ ok: { ...message, id, appId: request.appId, createdAt: now, endpointIds: targets.map((endpoint) => endpoint.id) } });
+      outcomes.push({ ok: { ...content, id, appId: request.appId, createdAt: now, endpointIds: targets.map((endpoint) => endpoint.id) } });
       continue;
     }
 
