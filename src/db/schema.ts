@@ -286,6 +286,10 @@ export const messages = pgTable(
     index('messages_app_idx')
       .on(t.appId, t.createdAt, t.id)
       .where(sql`${t.appId} is not null`),
+    // An application's messages of one type: what the Svix-compatible message list filters by.
+    index('messages_app_event_type_idx')
+      .on(t.appId, t.eventType, t.createdAt, t.id)
+      .where(sql`${t.appId} is not null`),
     uniqueIndex('messages_app_event_id_idx')
       .on(t.appId, t.eventId)
       .where(sql`${t.appId} is not null and ${t.eventId} is not null`),

@@ -307,7 +307,8 @@ export function messageListQuery(db: Queryable, filter: MessageFilter) {
         filter.tenantId !== undefined ? eq(byDelivery ? deliveries.tenantId : messages.tenantId, filter.tenantId) : undefined,
         filter.runId !== undefined ? eq(messages.runId, filter.runId) : undefined,
         filter.workflowId !== undefined ? eq(messages.workflowId, filter.workflowId) : undefined,
-        filter.appId !== undefined ? eq(messages.appId, filter.appId) : undefined,
+        // With an endpoint, its application is checked on the endpoint's one row, not on every message.
+        filter.appId !== undefined ? eq(filter.endpointId !== undefined ? endpoints.appId : messages.appId, filter.appId) : undefined,
         filter.endpointId !== undefined ? eq(deliveries.endpointId, filter.endpointId) : undefined,
         filter.eventType !== undefined ? eq(messages.eventType, filter.eventType) : undefined,
         filter.since !== undefined ? gte(time, filter.since) : undefined,
