@@ -18,7 +18,9 @@ import { systemClock } from './lib/clock.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { createMetrics, type Metrics } from './lib/metrics.ts';
 import { createBoss, startBoss } from './queue/boss.ts';
+import type { PlannedDelivery } from './queue/delivery-queue.ts';
 import { bootstrap } from './services/bootstrap.ts';
+import { createWakePublisher } from './services/wakes.ts';
 import { sealPlainSecrets } from './services/encrypt-secrets.ts';
 import type { ServiceDeps } from './services/deps.ts';
 import { readDeliveryGauges } from './services/observe.ts';
@@ -256,7 +258,8 @@ async function start(command: Command, config: Config, logger: Logger, started: 
   started.push({ name: 'pg-boss', stop: () => queue.stop() });
 
   // The worker is created after the services it uses; until then an enqueue wakes nothing.
-  let wakeWorker = (): void => undefined;
+  let wakeWorker = (_jobs?: readonly PlannedDelivery[]): void => undefined;
+  const wakePublisher = createWakePublisher({ sql: database.sql }, logger);
   const services: ServiceDeps = {
     db: database.db,
     sql: database.sql,
@@ -271,7 +274,10 @@ async function start(command: Command, config: Config, logger: Logger, started: 
       deliveryTimeoutMs: config.deliveryTimeoutMs,
     },
     webhookRules: { allowHttp: config.allowHttp, allowPrivateNetworks: config.allowPrivateNetworks },
-    onEnqueued: () => wakeWorker(),
+    onEnqueued: (jobs) => {
+      wakeWorker(jobs);
+      wakePublisher.publish(jobs);
+    },
   };
   services.metrics = processMetrics(command, services);
 
@@ -282,7 +288,7 @@ async function start(command: Command, config: Config, logger: Logger, started: 
   if (command === 'serve' || command === 'worker') {
     const worker = await startDeliveryWorker(services, config);
     started.push({ name: 'delivery worker', stop: () => worker.stop() });
-    wakeWorker = () => worker.wake();
+    wakeWorker = (jobs) => worker.wake(jobs);
     logger.info({ concurrency: config.workerConcurrency }, 'delivery worker started');
     const stopRetention = await registerRetention(queue.boss, services, { retentionMs: config.retentionMs });
     started.push({ name: 'retention', stop: stopRetention });

@@ -15,6 +15,8 @@ export interface BossOptions {
   /** pg-boss's own pool (fetch, complete, maintenance); the LISTEN connection comes on top. */
   poolSize?: number;
   applicationName?: string;
+  /** The name it registers under (delivery workers use worker/peers.ts's WORKER_INSTANCE_NAME). */
+  instanceName?: string;
   logger: Logger;
 }
 
@@ -24,8 +26,11 @@ export function createBoss(options: BossOptions): PgBoss {
     schema: BOSS_SCHEMA,
     max: options.poolSize ?? 10,
     application_name: options.applicationName ?? 'orbit-queue',
-    // Wakes pg-boss's own workers (retention); the delivery worker LISTENs for the same NOTIFY itself.
-    useListenNotify: true,
+    // No queue of Orbit's asks pg-boss to NOTIFY (see deliveryQueueOptions): no LISTEN connection.
+    useListenNotify: false,
+    // Delivery workers find each other in pg-boss's instance registry (worker/peers.ts); a worker
+    // that died without stopping drops out after three missed heartbeats.
+    ...(options.instanceName !== undefined ? { instanceName: options.instanceName, instanceHeartbeatSeconds: 5 } : {}),
     // Retention runs on a pg-boss cron schedule (src/worker/retention.ts).
     schedule: true,
     // A crashed worker's jobs come back once their heartbeat is stale; the expiry sweep runs with the
@@ -70,7 +75,9 @@ export function deliveryQueueOptions(settings: QueueSettings): Omit<Queue, 'name
     retentionSeconds: 30 * 86_400,
     // Completed jobs only serve to debug; a few hours keep the job tables (and stats scans) small.
     deleteAfterSeconds: 6 * 3600,
-    notify: true,
+    // No NOTIFY inside the enqueueing transaction (it serialises every commit behind it): the
+    // enqueuing process sends its own, after the commit (queue/wake-channel.ts).
+    notify: false,
   };
 }
 

@@ -80,6 +80,23 @@ function isRetry(job: DeliveryJob): boolean {
   return onSchedule(job.trigger) && job.step > 1;
 }
 
+/** The queue a job goes to. */
+export function queueOf(job: DeliveryJob): string {
+  return isRetry(job) ? DELIVERY_QUEUES.retry : DELIVERY_QUEUES.first;
+}
+
+/** The queues and origins of planned jobs (null: an origin is not known), as a wake-up names them. */
+export function wakeTargets(jobs: readonly PlannedDelivery[]): Map<string, Set<string> | null> {
+  const targets = new Map<string, Set<string> | null>();
+  for (const job of jobs) {
+    const queue = queueOf(job);
+    const origin = deliveryGroup(job.url);
+    const known = targets.has(queue) ? targets.get(queue) : new Set<string>();
+    targets.set(queue, origin === undefined || known === null || known === undefined ? null : known.add(origin));
+  }
+  return targets;
+}
+
 /** Job data as stored by `enqueueDeliveries`; null for anything else (a foreign or corrupt job). */
 export function parseDeliveryJob(data: unknown): DeliveryJob | null {
   if (typeof data !== 'object' || data === null) return null;

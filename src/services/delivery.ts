@@ -528,10 +528,8 @@ export async function retryMessage(
       ),
     );
   if (found.length === 0) throw notFound(scope.endpointId === undefined ? 'message' : 'message at this endpoint');
-  await enqueueDeliveries(
-    deps.boss,
-    found.map((row) => ({ messageId, endpointId: row.endpointId, step: 0, trigger: 'manual' as const, url: row.url })),
-  );
-  deps.onEnqueued();
+  const jobs = found.map((row) => ({ messageId, endpointId: row.endpointId, step: 0, trigger: 'manual' as const, url: row.url }));
+  await enqueueDeliveries(deps.boss, jobs);
+  deps.onEnqueued(jobs);
   return { messageId, status: 'queued', endpointIds: found.map((row) => row.endpointId) };
 }

@@ -1,4 +1,5 @@
 import type { PgBoss } from 'pg-boss';
+import type { PlannedDelivery } from '../queue/delivery-queue.ts';
 import type { Database, Sql } from '../db/client.ts';
 import type { Cidr } from '../domain/network.ts';
 import type { SecretCipher } from '../lib/cipher.ts';
@@ -29,8 +30,11 @@ export interface ServiceDeps {
   cipher: SecretCipher;
   delivery: DeliverySettings;
   webhookRules: WebhookRules;
-  /** Called after a transaction that enqueued deliveries commits: wakes an in-process worker. */
-  onEnqueued: () => void;
+  /**
+   * Called after a transaction that enqueued deliveries commits, with the jobs (all of them when
+   * omitted): wakes the workers, in this process and through a NOTIFY in the others.
+   */
+  onEnqueued: (jobs?: readonly PlannedDelivery[]) => void;
   /** The process's Prometheus metrics; absent in tests that do not look at them. */
   metrics?: Metrics;
 }

@@ -128,11 +128,11 @@ type Outcome = { ok: IngestedEvent | IngestedAppMessage } | { error: unknown };
 
 async function commitBatch(deps: ServiceDeps, batch: IngestRequest[]): Promise<void> {
   let outcomes: Outcome[];
-  let enqueued = false;
+  let enqueued: PlannedDelivery[] = [];
   try {
     outcomes = await deps.sql.begin(async (tx) => {
       const result = await applyBatch(deps, tx, batch);
-      enqueued = result.enqueued;
+      enqueued = result.jobs;
       return result.outcomes;
     });
   } catch (error) {
@@ -146,7 +146,7 @@ async function commitBatch(deps: ServiceDeps, batch: IngestRequest[]): Promise<v
     for (const request of batch) request.reject(refusal ?? error);
     return;
   }
-  if (enqueued) deps.onEnqueued();
+  if (enqueued.length > 0) deps.onEnqueued(enqueued);
   batch.forEach((request, index) => {
     const outcome = outcomes[index] as Outcome;
     if ('error' in outcome) request.reject(outcome.error);
@@ -292,7 +292,7 @@ async function applyBatch(
   deps: ServiceDeps,
   tx: postgres.TransactionSql,
   batch: IngestRequest[],
-): Promise<{ outcomes: Outcome[]; enqueued: boolean }> {
+): Promise<{ outcomes: Outcome[]; jobs: PlannedDelivery[] }> {
   const runIds = [...new Set(batch.flatMap((request) => (request.kind === 'run-event' ? [request.runId] : [])))];
   const appIds = [...new Set(batch.flatMap((request) => (request.kind === 'app-message' ? [request.appId] : [])))];
   const [locked, appEndpoints] = await Promise.all([
@@ -400,7 +400,7 @@ async function applyBatch(
     }
     outcomes.push({ ok: { eventId, messageId, createdAt: now, run: updated, deliveries: { pending: 0, succeeded: 0, failed: 0 } } });
   }
-  if (changed.size === 0 && messageRows.length === 0) return { outcomes, enqueued: false };
+  if (changed.size === 0 && messageRows.length === 0) return { outcomes, jobs: [] };
 
   for (const id of changed) {
     const run = current.get(id) as RunRow;
@@ -463,5 +463,5 @@ async function applyBatch(
   for (const outcome of outcomes) {
     if ('ok' in outcome && 'run' in outcome.ok) outcome.ok.deliveries = { ...(byRun.get(outcome.ok.run.id) as DeliveryCounts) };
   }
-  return { outcomes, enqueued: jobs.length > 0 };
+  return { outcomes, jobs };
 }

@@ -115,21 +115,18 @@ async function requeueAll(deps: ServiceDeps, window: ReturnType<typeof and>, bat
             .where(inArray(endpoints.id, [...new Set(rows.map((row) => row.endpointId))]))
         ).map((row) => [row.id, row.url]),
       );
-      await enqueueDeliveries(
-        deps.boss,
-        rows.map((row) => ({
-          messageId: row.messageId,
-          endpointId: row.endpointId,
-          step: row.steps + 1,
-          trigger: 'recover' as const,
-          url: urls.get(row.endpointId),
-        })),
-        { drizzle: tx },
-      );
-      return rows.length;
+      const jobs = rows.map((row) => ({
+        messageId: row.messageId,
+        endpointId: row.endpointId,
+        step: row.steps + 1,
+        trigger: 'recover' as const,
+        url: urls.get(row.endpointId),
+      }));
+      await enqueueDeliveries(deps.boss, jobs, { drizzle: tx });
+      return jobs;
     });
-    total += requeued;
-    if (requeued > 0) deps.onEnqueued();
+    total += requeued.length;
+    if (requeued.length > 0) deps.onEnqueued(requeued);
     const last = picked.at(-1);
     if (picked.length < batchSize || !last) break;
     after = { at: last.at, id: last.messageId, endpointId: last.endpointId };
