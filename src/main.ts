@@ -25,7 +25,7 @@ import { createLogger, guardedOutput, type Logger } from './lib/logger.ts';
 import { createMetrics, type Metrics } from './lib/metrics.ts';
 import { clusterMetrics } from './process/cluster-metrics.ts';
 import { Lifecycle } from './process/lifecycle.ts';
-import { fail, say } from './process/output.ts';
+import { describeAddress, fail, say, urlOf } from './process/output.ts';
 import { defaultProcessCounts, startSupervisor, type ChildRole, type ReadyMessage } from './process/supervisor.ts';
 import { createBoss, startBoss } from './queue/boss.ts';
 import { bootstrap } from './services/bootstrap.ts';
@@ -122,19 +122,6 @@ function closeHttp(server: Server): Promise<void> {
     server.closeIdleConnections();
     setTimeout(() => server.closeAllConnections(), 10_000).unref();
   });
-}
-
-const WILDCARDS = new Set(['0.0.0.0', '::', '[::]', '']);
-
-function urlOf(address: { address: string; port: number }): string {
-  const host = address.address.includes(':') && !address.address.startsWith('[') ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
-}
-
-/** The address as bound; a wildcard says so and names the address to open in a browser. */
-export function describeAddress(address: { address: string; port: number }): string {
-  if (!WILDCARDS.has(address.address)) return urlOf(address);
-  return `${urlOf(address)} (all interfaces; open http://localhost:${address.port})`;
 }
 
 /**

@@ -280,13 +280,14 @@ async function startServer(binDir: string, clusterDir: string, port: number, run
       server = null;
       if (!ready) {
         const problem = lastProblem();
-        if (/could not bind|Address already in use/i.test(problem)) {
+        if (recent.some((line) => /could not bind .*Address already in use/i.test(line))) {
           reject(new StartError(`port ${port} is already in use: set ORBIT_EMBEDDED_PG_PORT to a free port, or unset it to pick one`));
         } else {
-          reject(new StartError(`PostgreSQL exited during start-up (${signal ?? `exit code ${code}`}): ${problem}`));
+          reject(new StartError(`PostgreSQL exited during start-up (${signal ? `signal ${signal}` : `exit code ${code}`}): ${problem}`));
         }
       } else if (!stopping) {
-        say(`EXITED PostgreSQL stopped by itself (${signal ?? `exit code ${code}`}): ${lastProblem()}`);
+        // Killed, PostgreSQL says nothing of its own (its last lines are its sessions'); else its last word.
+        say(`EXITED PostgreSQL stopped by itself (${signal ? `signal ${signal}` : `exit code ${code}: ${lastProblem()}`})`);
         process.exit(1);
       }
     });

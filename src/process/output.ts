@@ -23,3 +23,16 @@ export function describeError(error: unknown): string {
   if (text === '' && typeof code === 'string') text = code;
   return (text || error.name).replace(/\s+/g, ' ').trim();
 }
+
+const WILDCARDS = new Set(['0.0.0.0', '::', '[::]', '']);
+
+export function urlOf(address: { address: string; port: number }): string {
+  const host = address.address.includes(':') && !address.address.startsWith('[') ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}
+
+/** The address as bound; a wildcard says so and names the address to open in a browser. */
+export function describeAddress(address: { address: string; port: number }): string {
+  if (!WILDCARDS.has(address.address)) return urlOf(address);
+  return `${urlOf(address)} (all interfaces; open http://localhost:${address.port})`;
+}
