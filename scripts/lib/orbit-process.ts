@@ -25,6 +25,8 @@ export interface OrbitProcessOptions {
   baseEnv?: 'clean' | 'inherit';
   /** How it is started: `node src/main.ts` (default), `node bin/orbit.js`, or `npm start` (args ignored). */
   via?: 'main' | 'bin' | 'npm';
+  /** A script of this repository to run instead of Orbit's entry point (a test's purpose-built worker). */
+  script?: string;
   /** Node flags before the script (default: the V8 flag npm start uses; not with 'npm'). */
   nodeArgs?: readonly string[];
   /** In a process group of its own, so signals can go to the whole group as a terminal's Ctrl-C does. */
@@ -89,7 +91,7 @@ export function startOrbit(options: OrbitProcessOptions): OrbitProcess {
     via === 'npm'
       ? // npm scripts put node_modules/.bin (Node 24) first on PATH, as for a user.
         ['npm', ['start', '--silent']]
-      : [process.execPath, [...nodeArgs, via === 'bin' ? ORBIT_BIN : ORBIT_MAIN, ...options.args]];
+      : [process.execPath, [...nodeArgs, options.script ?? (via === 'bin' ? ORBIT_BIN : ORBIT_MAIN), ...options.args]];
   const child = spawn(command, args as string[], {
     cwd: ORBIT_ROOT,
     env,

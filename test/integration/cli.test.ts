@@ -2,7 +2,7 @@
  * The `orbit` command as users run it: real processes of `node src/main.ts …`, real PostgreSQL
  * (the suite's server, or Orbit's own embedded one under a temp data dir), real signals.
  */
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,10 +36,9 @@ async function exitOf(run: Orbit, timeoutMs = 60_000): Promise<number | null> {
   return code;
 }
 
-/** A data dir under the temp dir that PostgreSQL's own user (when we are root) can traverse. */
+/** A data dir in a `mktemp -d` folder (mode 0700, out of reach of PostgreSQL's own user when we are root). */
 function tempDataDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'orbit-cli-'));
-  chmodSync(dir, 0o755);
   tempDirs.push(dir);
   return join(dir, 'data');
 }
