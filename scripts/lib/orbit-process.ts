@@ -7,11 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const ORBIT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const ORBIT_MAIN = join(ORBIT_ROOT, 'src/main.ts');
-export const ORBIT_BIN = join(ORBIT_ROOT, 'bin/orbit.js');
+const ORBIT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ORBIT_MAIN = join(ORBIT_ROOT, 'src/main.ts');
+const ORBIT_BIN = join(ORBIT_ROOT, 'bin/orbit.js');
 /** The V8 flag `npm start` and the bin run Orbit with. */
-export const ORBIT_NODE_FLAGS = ['--max-semi-space-size=16'];
+const ORBIT_NODE_FLAGS = ['--max-semi-space-size=16'];
 
 export interface OrbitProcessOptions {
   /** `orbit` arguments: ['serve'], ['worker'], ['--help'], … */
@@ -41,7 +41,7 @@ export interface OrbitProcessOptions {
   extraStdio?: ('ipc' | 'pipe' | 'ignore')[];
 }
 
-export interface OrbitExit {
+interface OrbitExit {
   code: number | null;
   signal: NodeJS.Signals | null;
 }

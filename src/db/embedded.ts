@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const CHILD = fileURLToPath(new URL('./embedded-child.ts', import.meta.url));
 
 /** The embedded database could not start; the message says what is wrong and what to do, in one line. */
-export class EmbeddedPostgresError extends Error {
+class EmbeddedPostgresError extends Error {
   override name = 'EmbeddedPostgresError';
 }
 

@@ -10,7 +10,7 @@
 import { describeError } from './output.ts';
 import type { Logger } from '../lib/logger.ts';
 
-export const REPEAT_WINDOW_MS = 1_000;
+const REPEAT_WINDOW_MS = 1_000;
 const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
 export interface Stoppable {

@@ -43,7 +43,7 @@ export interface ReadyMessage {
   address?: { address: string; port: number };
 }
 
-export function isReadyMessage(message: unknown): message is ReadyMessage {
+function isReadyMessage(message: unknown): message is ReadyMessage {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'orbit:ready';
 }
 
