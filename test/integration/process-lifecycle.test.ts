@@ -381,7 +381,7 @@ describe.skipIf(!onLinux)('orbit serve: the supervisor', () => {
       const hook = await receiver([200]);
       const run = orbit({ env: { DATABASE_URL: await createTestDatabase(), ORBIT_API_PROCESSES: '1', ORBIT_WORKER_PROCESSES: '1' } });
       const base = await run.listening();
-      expect(run.stdout).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ \(1 API and 1 delivery worker process\)/);
+      expect(run.stdout).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+; 1 API and 1 delivery worker process\n/);
       const roles = childrenOf(run.pid).map((pid) => cmdline(pid));
       expect(roles.filter((line) => line.includes('main.ts api'))).toHaveLength(1);
       expect(roles.filter((line) => line.includes('main.ts worker'))).toHaveLength(1);
