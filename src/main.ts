@@ -225,7 +225,7 @@ async function startServe(config: Config, logger: Logger, life: Lifecycle): Prom
   logger.info(counts, 'API and delivery worker processes started');
   const address = supervisor.address;
   say(
-    `Orbit ${VERSION} listening on ${address ? describeAddress(address) : '(no address)'}; ` +
+    `Orbit ${VERSION} listening on ${address ? describeAddress(address) : '(no address)'} with ` +
       `${counts.api} API and ${counts.worker} delivery worker process${counts.worker === 1 ? '' : 'es'}`,
   );
   if (generatedAdminKey !== null) say(`Admin API key (shown once): ${generatedAdminKey}`);
