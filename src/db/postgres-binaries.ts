@@ -95,6 +95,19 @@ function openUp(dir: string): void {
   }
 }
 
+/** A copy interrupted (a start killed while copying) leaves its staging folder: gone after a while. */
+function removeAbandonedStaging(base: string): void {
+  for (const name of readdirSync(base)) {
+    if (!name.startsWith('.staging-')) continue;
+    const path = join(base, name);
+    try {
+      if (Date.now() - lstatSync(path).mtimeMs > 10 * 60_000) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // another start removed it
+    }
+  }
+}
+
 export interface ReachableCopyOptions {
   /** The package's native folder (tests point this at a copy in a private folder). */
   sourceDir: string;
@@ -125,6 +138,7 @@ export function reachableCopy(options: ReachableCopyOptions): string {
     if (manifest(target) === expected) return target;
     rmSync(target, { recursive: true, force: true });
   }
+  removeAbandonedStaging(base);
   const staging = join(base, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     cpSync(options.sourceDir, staging, { recursive: true, verbatimSymlinks: true });

@@ -71,8 +71,8 @@ export class Lifecycle {
       // A request to stop that came during start-up owns the exit.
       if (this.stopping) return;
       this.stoppingSince = performance.now();
+      // One line that says what is wrong (and, for the database, what to do): nothing else.
       this.options.fail(describeError(error));
-      this.options.logger.fatal({ err: error }, 'start-up failed');
       this.exitAfterTeardown(1, 15_000);
     }
   }
