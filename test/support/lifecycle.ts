@@ -18,7 +18,8 @@ export const cleanups: (() => Promise<void> | void)[] = [];
 /** For the test file's afterAll: every Orbit started is killed, every cleanup run. */
 export async function cleanUp(): Promise<void> {
   killAllOrbits();
-  for (const cleanup of cleanups.reverse()) await cleanup();
+  // One failing step must not leave the others' folders and processes behind.
+  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
   cleanups.length = 0;
 }
 
