@@ -20,13 +20,12 @@
  * Knobs (environment): BENCH_RUNS, BENCH_CLIENTS, BENCH_LATENCY_RATE, BENCH_LATENCY_SECONDS,
  * BENCH_DRAIN_MESSAGES, BENCH_DRAIN_TIMEOUT (s); ORBIT_* variables pass through to Orbit.
  */
-import { fork, spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { fork, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PgBoss } from 'pg-boss';
 import postgres from 'postgres';
@@ -35,6 +34,7 @@ import { buildPayload } from '../src/domain/payload.ts';
 import type { EventType } from '../src/domain/run.ts';
 import { newId } from '../src/lib/ids.ts';
 import { enqueueDeliveries, type PlannedDelivery } from '../src/queue/delivery-queue.ts';
+import { startOrbit as startOrbitProcess } from '../scripts/lib/orbit-process.ts';
 import { formatProfileSummary, summarizeProfile } from './profile-summary.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -218,42 +218,35 @@ async function startOrbit(role: 'serve' | 'api' | 'worker', env: Record<string, 
     '--max-semi-space-size=16',
     ...(process.env['BENCH_ORBIT_NODE_OPTIONS'] ?? '').split(' ').filter(Boolean),
   ].join(' ');
-  const proc = spawn(process.execPath, [join(ROOT, 'src/main.ts'), role], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, NODE_OPTIONS: nodeOptions, BENCH_PROBE_FILE: probeFile },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(proc);
   const logs: string[] = [];
   const keep = (line: string): void => {
     logs.push(line);
     if (logs.length > 200) logs.shift();
   };
-  createInterface({ input: proc.stderr as NodeJS.ReadableStream }).on('line', (line) => {
-    keep(line);
-    process.stderr.write(`[orbit ${role}] ${line}\n`);
-  });
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string | null>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`orbit ${role} did not start within 90 s:\n${logs.join('\n')}`)), 90_000);
-    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+  const orbit = startOrbitProcess({
+    args: [role],
+    baseEnv: 'inherit',
+    env: { ...env, NODE_OPTIONS: nodeOptions, BENCH_PROBE_FILE: probeFile },
+    // The V8 flag comes with NODE_OPTIONS above.
+    nodeArgs: [],
+    captureLimit: 65_536,
+    onLine: (line, stream) => {
       keep(line);
       // LOG_LEVEL=warn: anything logged is worth seeing.
-      if (line.startsWith('{')) process.stderr.write(`[orbit ${role}] ${line.slice(0, 400)}\n`);
-      const listening = /listening on (http:\/\/\S+)/.exec(line);
-      if (listening) {
-        clearTimeout(timer);
-        resolve(listening[1] as string);
-      } else if (line.includes('delivery worker running')) {
-        clearTimeout(timer);
-        resolve(null);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`orbit ${role} exited (${code}) during start-up:\n${logs.join('\n')}`));
-    });
+      if (stream === 'stderr') process.stderr.write(`[orbit ${role}] ${line}\n`);
+      else if (line.startsWith('{')) process.stderr.write(`[orbit ${role}] ${line.slice(0, 400)}\n`);
+    },
   });
+  const proc = orbit.child;
+  children.add(proc);
+  const exited = orbit.exit.then(({ code }) => code);
+  let url: string | null;
+  try {
+    const started = await orbit.waitFor(/listening on (http:\/\/\S+)|delivery worker running/, 90_000);
+    url = started[1] ?? null;
+  } catch {
+    throw new Error(`orbit ${role} ${orbit.exited ? 'exited' : 'did not start within 90 s'} during start-up:\n${logs.join('\n')}`);
+  }
   return {
     role,
     proc,
@@ -319,6 +312,19 @@ function processTable(): { pid: number; ppid: number; comm: string }[] {
     }
   }
   return table;
+}
+
+/** `orbit serve` and its API and delivery worker child processes (not the database's helper). */
+function orbitProcesses(root: number): number[] {
+  const children = processTable().filter((row) => row.ppid === root && row.comm === 'node');
+  const orbitChildren = children.filter((row) => {
+    try {
+      return readFileSync(`/proc/${row.pid}/cmdline`, 'utf8').includes('main.ts');
+    } catch {
+      return false;
+    }
+  });
+  return [root, ...orbitChildren.map((row) => row.pid)];
 }
 
 /** Every postgres process below `root` (the Orbit process that runs the embedded database). */
@@ -724,7 +730,7 @@ async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db)
   const created = await createRuns(api, RUNS, CLIENTS);
   await receiver.request({ cmd: 'reset' });
   const meter = cpuMeter([
-    { label: 'orbit serve (node)', pids: () => [orbit.pid] },
+    { label: 'orbit serve (node: supervisor, API and worker)', pids: () => orbitProcesses(orbit.pid) },
     { label: 'postgres (all processes)', pids: () => postgresUnder(orbit.pid) },
     { label: 'receiver', pids: () => [receiver.proc.pid as number] },
   ]);
@@ -836,7 +842,7 @@ async function latencyPhase(api: Api, receiver: Helper, orbit: Orbit): Promise<v
   };
 
   const meter = cpuMeter([
-    { label: 'orbit serve (node)', pids: () => [orbit.pid] },
+    { label: 'orbit serve (node: supervisor, API and worker)', pids: () => orbitProcesses(orbit.pid) },
     { label: 'postgres (all processes)', pids: () => postgresUnder(orbit.pid) },
     { label: 'receiver', pids: () => [receiver.proc.pid as number] },
   ]);

@@ -11,16 +11,15 @@
  * each worker is not the limit). Reported: the drain rate over all messages (first to last arrival)
  * and over the middle 80% (ramp-up and tail left out), duplicates, and the API's enqueue rate.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { startOrbit, type OrbitProcess } from '../scripts/lib/orbit-process.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'src/main.ts');
 const ADMIN_KEY = 'gx_bench_scale_out_admin_key_0123456789';
 
 function option(name: string, fallback: string): string {
@@ -109,40 +108,16 @@ async function startReceiver(origins: number): Promise<Receiver> {
   };
 }
 
-interface Orbit {
-  child: ChildProcess;
-  /** The first 64 KiB of stdout: enough for the start lines; the rest is read and dropped. */
-  head: string;
-  exit: Promise<number | null>;
-}
+type Orbit = OrbitProcess;
 
 function orbit(role: 'api' | 'worker', env: Record<string, string>): Orbit {
-  const child = spawn(process.execPath, [MAIN, role], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const run: Orbit = { child, head: '', exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
-  // Always drained: a full pipe would block the child's logging, and so the child.
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    if (run.head.length < 65_536) run.head += chunk;
-  });
-  return run;
+  // Only the start of stdout is kept; the rest is read and dropped (a full pipe would block Orbit).
+  return startOrbit({ args: [role], env: { HOST: '127.0.0.1', PORT: '0', ...env }, stderr: 'inherit', captureLimit: 65_536 });
 }
 
 async function waitFor(run: Orbit, pattern: RegExp): Promise<string> {
-  for (;;) {
-    const match = pattern.exec(run.head);
-    if (match) return match[1] ?? match[0];
-    if (run.child.exitCode !== null) throw new Error(`orbit exited early:\n${run.head}`);
-    await sleep(25);
-  }
+  const match = await run.waitFor(pattern, 120_000);
+  return match[1] ?? match[0];
 }
 
 function sleep(ms: number): Promise<void> {
@@ -150,8 +125,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 async function stop(runs: readonly Orbit[]): Promise<void> {
-  for (const run of runs) run.child.kill('SIGTERM');
-  const codes = await Promise.all(runs.map((run) => run.exit));
+  const codes = await Promise.all(runs.map(async (run) => (await run.stop('SIGTERM')).code));
   if (codes.some((code) => code !== 0)) console.warn(`  (an Orbit process exited with ${codes.join(', ')})`);
 }
 
@@ -264,7 +238,6 @@ async function main(): Promise<void> {
 
   const { startEmbeddedPostgres, freePort } = await import('../src/db/embedded.ts');
   const dir = mkdtempSync(join(tmpdir(), 'orbit-scale-'));
-  chmodSync(dir, 0o755);
   const pg = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), port: await freePort() });
   const receiver = await startReceiver(origins);
   console.log(

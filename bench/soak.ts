@@ -7,15 +7,15 @@
  * events through the public HTTP API and reports: events accepted, delivered, still retrying,
  * failed, duplicates, and Orbit's RSS at start and end.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { Agent, request } from 'undici';
+import { startOrbit, type OrbitProcess } from '../scripts/lib/orbit-process.ts';
 import { freePort } from '../src/db/embedded.ts';
 
 const RATE = Number(process.env['SOAK_RATE'] ?? 1000);
@@ -31,9 +31,30 @@ const adminKey = `gx_soak_${randomBytes(18).toString('base64url')}`;
 const httpPort = await freePort();
 const pgPort = await freePort();
 
+function rssKiB(pid: number): number {
+  try {
+    return Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Orbit's resident memory: `orbit serve` and its API and worker processes (not the database's helper). */
 function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? Number.NaN);
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // not Linux, or gone
+  }
+  const orbitChildren = children.filter((child) => {
+    try {
+      return readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('main.ts');
+    } catch {
+      return false;
+    }
+  });
+  const kb = [pid, ...orbitChildren].reduce((sum, one) => sum + rssKiB(one), 0);
   return Math.round((kb / 1024) * 10) / 10;
 }
 
@@ -66,11 +87,11 @@ function receiverReport(): Promise<ReceiverReport[]> {
   });
 }
 
-// With the V8 flag `npm start` and the bin use.
-const orbit: ChildProcess = spawn(process.execPath, ['--max-semi-space-size=16', join(root, 'src/main.ts'), 'serve'], {
-  cwd: root,
+// Started as `npm start` runs it (the same V8 flag).
+const orbit: OrbitProcess = startOrbit({
+  args: ['serve'],
+  baseEnv: 'inherit',
   env: {
-    ...process.env,
     ORBIT_DATA_DIR: dataDir,
     ORBIT_EMBEDDED_PG_PORT: String(pgPort),
     PORT: String(httpPort),
@@ -81,22 +102,14 @@ const orbit: ChildProcess = spawn(process.execPath, ['--max-semi-space-size=16',
     ORBIT_RETRY_SCHEDULE: '1s,2s,4s',
     LOG_LEVEL: process.env['SOAK_LOG_LEVEL'] ?? 'warn',
   },
-  stdio: ['ignore', 'pipe', 'inherit'],
+  stderr: 'inherit',
+  captureLimit: 65_536,
+  onLine: (line, stream) => {
+    if (stream === 'stdout' && !line.startsWith('{') && !/listening on/.test(line)) say(`orbit: ${line}`);
+  },
 });
 const orbitPid = orbit.pid;
-if (orbitPid === undefined) throw new Error('orbit did not start');
-await new Promise<void>((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error('orbit did not listen within 60 s')), 60_000);
-  orbit.once('exit', (code) => reject(new Error(`orbit exited during start (code ${code})`)));
-  createInterface({ input: orbit.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    if (/listening on/.test(line)) {
-      clearTimeout(timer);
-      resolve();
-    } else if (!line.startsWith('{')) {
-      say(`orbit: ${line}`);
-    }
-  });
-});
+await orbit.listening(60_000);
 const base = `http://127.0.0.1:${httpPort}`;
 const password = readFileSync(join(dataDir, 'pg-password'), 'utf8').trim();
 const db = postgres(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/postgres`, { max: 1, onnotice: () => {} });
@@ -246,16 +259,8 @@ process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 
 await db.end();
 await agent.close();
-orbit.kill('SIGTERM');
-const exited = await Promise.race([
-  new Promise<number | null>((resolve) => orbit.once('exit', (code) => resolve(code))),
-  new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 45_000)),
-]);
-if (exited === 'timeout') {
-  say('orbit did not stop within 45 s of SIGTERM: killed');
-  orbit.kill('SIGKILL');
-} else {
-  say(`orbit exited with ${exited} after SIGTERM`);
-}
+const exited = await orbit.stop('SIGTERM', 45_000);
+if (exited.signal === 'SIGKILL') say('orbit did not stop within 45 s of SIGTERM: killed');
+else say(`orbit exited with ${exited.code} after SIGTERM`);
 receiverProcess.disconnect();
 rmSync(dataDir, { recursive: true, force: true });

@@ -20,10 +20,14 @@ if (major >= 24 && V8_FLAGS.every((flag) => process.execArgv.includes(flag))) {
     process.stderr.write(`orbit: needs Node.js 24 (this is ${process.version}); run npm install to get it\n`);
     process.exit(1);
   }
-  // Its own process group: a Ctrl+C reaches only this wrapper, which passes it on exactly once
-  // (a second SIGINT would make Orbit skip its graceful shutdown).
-  const child = spawn(node, [...V8_FLAGS, main, ...process.argv.slice(2)], { stdio: 'inherit', detached: true });
-  for (const signal of ['SIGTERM', 'SIGINT']) {
+  // Its own process group: a Ctrl+C reaches only this launcher, which passes it on. The IPC
+  // channel ends Orbit when this launcher dies, even by SIGKILL (a supervisor's escalation, the
+  // OOM killer): Orbit shuts down when the channel closes, and never runs on unsupervised.
+  const child = spawn(node, [...V8_FLAGS, main, ...process.argv.slice(2)], {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    detached: true,
+  });
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
     process.on(signal, () => child.kill(signal));
   }
   child.on('error', (error) => {

@@ -7,17 +7,13 @@
  * attempt log from the admin API, and stops Orbit. Everything lives on 127.0.0.1 and in a temp
  * dir that is removed at the end.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Webhook } from 'svix';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'src/main.ts');
+import { startOrbit, type OrbitProcess } from './lib/orbit-process.ts';
 
 // Made up now and handed to Orbit, so the receiver knows the secret Orbit signs with.
 const SIGNING_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
@@ -113,21 +109,14 @@ async function startReceiver(): Promise<Receiver> {
 // ---------------------------------------------------------------------------------------------
 // Orbit, as a child process.
 
-interface Orbit {
-  child: ChildProcess;
-  output: string;
-  exit: Promise<number | null>;
-}
+type Orbit = OrbitProcess;
 
-function startOrbit(dataDir: string): Orbit {
-  const child = spawn(process.execPath, [MAIN, 'serve'], {
-    cwd: ROOT,
-    // Only what the demo sets (and PATH/HOME/TMPDIR): a DATABASE_URL or ORBIT_* of the caller's
-    // shell must not point the demo at a real database.
+function startDemoOrbit(dataDir: string): Orbit {
+  // Only what the demo sets (and PATH/HOME/TMPDIR): a DATABASE_URL or ORBIT_* of the caller's
+  // shell must not point the demo at a real database.
+  return startOrbit({
+    args: ['serve'],
     env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
-      ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
       HOST: '127.0.0.1',
       PORT: '0',
       ORBIT_DATA_DIR: dataDir,
@@ -140,21 +129,14 @@ function startOrbit(dataDir: string): Orbit {
       ORBIT_RETRY_JITTER: '0',
       LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const orbit: Orbit = { child, output: '', exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (orbit.output += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (orbit.output += chunk));
-  return orbit;
 }
 
 async function listening(orbit: Orbit): Promise<string> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const url = /listening on (http:\/\/\S+)/.exec(orbit.output)?.[1];
-    if (url !== undefined) return url;
-    if (orbit.child.exitCode !== null || Date.now() > deadline) throw new Error(`Orbit did not start:\n${orbit.output}`);
-    await sleep(50);
+  try {
+    return await orbit.listening(120_000);
+  } catch {
+    throw new Error(`Orbit did not start:\n${orbit.stdout}${orbit.stderr}`);
   }
 }
 
@@ -302,15 +284,13 @@ async function demo(orbit: Orbit, receiver: Receiver): Promise<void> {
 async function main(): Promise<number> {
   say(bold('Orbit demo: a workflow run, its webhooks, and the delivery log'));
   const dir = mkdtempSync(join(tmpdir(), 'orbit-demo-'));
-  // PostgreSQL's own user (when run as root) must be able to enter the data dir.
-  chmodSync(dir, 0o755);
   const receiver = await startReceiver();
   step('1. Starting Orbit and a receiver');
   say(`  receiver ${receiver.url} verifies signatures with the svix package (new Webhook(secret).verify(rawBody, headers))`);
   say(`  orbit serve, with an embedded PostgreSQL under ${dir} ${dim('(its first start takes a few seconds)')}`);
-  const orbit = startOrbit(join(dir, 'data'));
+  const orbit = startDemoOrbit(join(dir, 'data'));
   const interrupt = (): void => {
-    orbit.child.kill('SIGTERM');
+    orbit.signal('SIGTERM');
   };
   process.once('SIGINT', interrupt);
   let code = 0;
@@ -321,14 +301,13 @@ async function main(): Promise<number> {
     say(`\n${red('The demo failed:')} ${error instanceof Error ? error.message : String(error)}`);
   }
   step('5. Stopping Orbit (SIGTERM: it finishes in-flight attempts, stops its database and exits 0)');
-  orbit.child.kill('SIGTERM');
-  const exit = await orbit.exit;
+  const { code: exit } = await orbit.stop('SIGTERM');
   await receiver.close();
   rmSync(dir, { recursive: true, force: true });
   say(`  Orbit exited with ${exit === 0 ? green('0') : red(String(exit))}`);
   if (exit !== 0) {
     code = 1;
-    say(dim(orbit.output));
+    say(dim(`${orbit.stdout}${orbit.stderr}`));
   }
   if (code === 0)
     say(

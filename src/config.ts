@@ -65,6 +65,9 @@ const ACCEPTED: Record<string, string> = {
   ORBIT_WORKER_CONCURRENCY: 'an integer from 1 to 10000',
   ORBIT_MAX_CONNECTIONS_PER_ORIGIN: 'an integer from 1 to 1000',
   ORBIT_DB_POOL_SIZE: 'an integer from 2 to 200',
+  ORBIT_API_PROCESSES: 'an integer from 1 to 64 (HTTP API processes of orbit serve)',
+  ORBIT_WORKER_PROCESSES:
+    'an integer from 0 to 64 (delivery worker processes of orbit serve); 0 only with DATABASE_URL set, where separate orbit worker processes deliver',
 };
 
 const schema = z.object({
@@ -121,6 +124,8 @@ const schema = z.object({
   ORBIT_WORKER_CONCURRENCY: integer(1, 10_000).default(256),
   ORBIT_MAX_CONNECTIONS_PER_ORIGIN: integer(1, 1000).default(32),
   ORBIT_DB_POOL_SIZE: integer(2, 200).default(10),
+  ORBIT_API_PROCESSES: integer(1, 64).optional(),
+  ORBIT_WORKER_PROCESSES: integer(0, 64).optional(),
 });
 
 export interface Config {
@@ -142,6 +147,9 @@ export interface Config {
   workerConcurrency: number;
   maxConnectionsPerOrigin: number;
   dbPoolSize: number;
+  /** `orbit serve`'s process counts; unset means derived from the machine's cores (src/process/supervisor.ts). */
+  apiProcesses: number | undefined;
+  workerProcesses: number | undefined;
 }
 
 /** Reads the environment once; the only place that touches process.env. Throws ConfigError. */
@@ -160,6 +168,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(variable, env[variable], ACCEPTED[variable] ?? 'a valid value');
   }
   const v = parsed.data;
+  // With the embedded database nothing else can deliver: `orbit serve` needs a worker of its own.
+  if (v.ORBIT_WORKER_PROCESSES === 0 && v.DATABASE_URL === undefined) {
+    throw new ConfigError('ORBIT_WORKER_PROCESSES', env.ORBIT_WORKER_PROCESSES, ACCEPTED.ORBIT_WORKER_PROCESSES as string);
+  }
   return {
     databaseUrl: v.DATABASE_URL,
     port: v.PORT,
@@ -179,5 +191,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerConcurrency: v.ORBIT_WORKER_CONCURRENCY,
     maxConnectionsPerOrigin: v.ORBIT_MAX_CONNECTIONS_PER_ORIGIN,
     dbPoolSize: v.ORBIT_DB_POOL_SIZE,
+    apiProcesses: v.ORBIT_API_PROCESSES,
+    workerProcesses: v.ORBIT_WORKER_PROCESSES,
   };
 }

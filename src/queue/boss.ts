@@ -4,7 +4,7 @@
  * ours (STACK.md trap 8).
  */
 import { PgBoss, type Queue } from 'pg-boss';
-import type { Logger } from '../lib/logger.ts';
+import { repeatFilter, type Logger } from '../lib/logger.ts';
 import { DELIVERY_QUEUES } from './delivery-queue.ts';
 
 export const BOSS_SCHEMA = 'pgboss';
@@ -38,9 +38,21 @@ export function createBoss(options: BossOptions): PgBoss {
     superviseIntervalSeconds: 10,
     monitorIntervalSeconds: 10,
   });
-  // Without listeners an EventEmitter 'error' would throw; pg-boss reports and carries on.
-  boss.on('error', (error) => options.logger.error({ err: error }, 'pg-boss error'));
-  boss.on('warning', (warning) => options.logger.warn({ data: warning.data }, `pg-boss: ${warning.message}`));
+  // Without listeners an EventEmitter 'error' would throw; pg-boss reports and carries on, and
+  // keeps trying while the database is away. One line per kind of error and interval (10 s, doubling
+  // up to 5 min): an outage must not write an error a second. The logger's serializer keeps an
+  // error's message and code only (pg-boss's errors carry the whole client object).
+  const repeats = repeatFilter({ firstMs: 10_000, maxMs: 300_000 });
+  boss.on('error', (error) => {
+    const code = (error as { code?: unknown }).code;
+    const { log, suppressed } = repeats.admit(typeof code === 'string' ? code : error.message);
+    if (log) options.logger.error({ err: error, ...(suppressed > 0 ? { repeated: suppressed } : {}) }, 'pg-boss error');
+  });
+  boss.on('warning', (warning) => {
+    const { log, suppressed } = repeats.admit(`warning:${warning.message}`);
+    if (log)
+      options.logger.warn({ data: warning.data, ...(suppressed > 0 ? { repeated: suppressed } : {}) }, `pg-boss: ${warning.message}`);
+  });
   return boss;
 }
 

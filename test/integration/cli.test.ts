@@ -2,98 +2,50 @@
  * The `orbit` command as users run it: real processes of `node src/main.ts …`, real PostgreSQL
  * (the suite's server, or Orbit's own embedded one under a temp data dir), real signals.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
+import { killAllOrbits, startOrbit, type OrbitProcess } from '../../scripts/lib/orbit-process.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { createEmptyDatabase, createTestDatabase } from '../support/database.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = join(ROOT, 'src/main.ts');
-const BIN = join(ROOT, 'bin/orbit.js');
 const SERVE_TIMEOUT = 90_000;
 
-interface Orbit {
-  child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  exited: boolean;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Orbit = OrbitProcess;
 
-const started = new Set<ChildProcess>();
 const tempDirs: string[] = [];
 
 // A test that failed half-way must not leave an Orbit (and its database) running. Per file, not
 // per test: the concurrent tests below would otherwise kill each other's processes.
 afterAll(() => {
-  for (const child of started) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
+  killAllOrbits();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Only what Orbit needs from the outside, so the runner's own variables (DATABASE_URL, …) cannot leak in. */
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' };
-  if (process.env.HOME) env.HOME = process.env.HOME;
-  if (process.env.TMPDIR) env.TMPDIR = process.env.TMPDIR;
-  return env;
-}
-
-function orbit(args: readonly string[], env: Record<string, string> = {}, script = MAIN): Orbit {
-  const child = spawn(process.execPath, [script, ...args], {
-    cwd: ROOT,
-    env: { ...baseEnv(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  started.add(child);
-  const run: Orbit = {
-    child,
-    stdout: '',
-    stderr: '',
-    exited: false,
-    exit: new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        run.exited = true;
-        resolve({ code, signal });
-      });
-    }),
-  };
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (run.stdout += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (run.stderr += chunk));
-  return run;
+function orbit(args: readonly string[], env: Record<string, string> = {}, via: 'main' | 'bin' = 'main'): Orbit {
+  return startOrbit({ args, via, env: { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env } });
 }
 
 async function exitOf(run: Orbit, timeoutMs = 60_000): Promise<number | null> {
-  const timer = setTimeout(() => run.child.kill('SIGKILL'), timeoutMs);
+  const timer = setTimeout(() => run.kill(), timeoutMs);
   const { code } = await run.exit;
   clearTimeout(timer);
   return code;
 }
 
-/** A data dir under the temp dir that PostgreSQL's own user (when we are root) can traverse. */
+/** A data dir in a `mktemp -d` folder (mode 0700, out of reach of PostgreSQL's own user when we are root). */
 function tempDataDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'orbit-cli-'));
-  chmodSync(dir, 0o755);
   tempDirs.push(dir);
   return join(dir, 'data');
 }
 
-function listeningUrl(stdout: string): string | null {
-  return /listening on (http:\/\/\S+)/.exec(stdout)?.[1] ?? null;
-}
-
 /** Waits for the start line, then for /readyz; returns the base URL. */
 async function ready(run: Orbit): Promise<string> {
-  await expect.poll(() => run.exited || listeningUrl(run.stdout) !== null, { timeout: 60_000, interval: 50 }).toBe(true);
-  const url = listeningUrl(run.stdout);
-  if (url === null) throw new Error(`orbit exited before listening\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
+  const url = await run.listening(60_000);
   await expect.poll(async () => (await fetch(`${url}/readyz`)).status, { timeout: 10_000, interval: 50 }).toBe(200);
   return url;
 }
@@ -147,7 +99,7 @@ describe.concurrent('orbit CLI: usage', () => {
   });
 
   it('the package bin runs the same CLI', async () => {
-    const run = orbit(['--help'], {}, BIN);
+    const run = orbit(['--help'], {}, 'bin');
     expect(await exitOf(run)).toBe(0);
     expect(run.stdout).toContain('Usage: orbit');
   });

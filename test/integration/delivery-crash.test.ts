@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
+import { startOrbit } from '../../scripts/lib/orbit-process.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { startFakeReceiver } from '../support/fake-receiver.ts';
 import { createTenant, queueMessages, startDeliveryHarness, type DeliveryHarness } from '../support/delivery-fixtures.ts';
 
-const CHILD = fileURLToPath(new URL('../support/delivery-child.ts', import.meta.url));
 const cleanups: (() => Promise<void>)[] = [];
 
 afterAll(async () => {
@@ -24,21 +21,29 @@ it('a worker killed with SIGKILL mid-batch loses nothing: every message is deliv
   cleanups.push(() => writer.close());
   const tenant = await createTenant(writer);
 
-  const child = spawn(process.execPath, [CHILD, url], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`worker child exited with ${code}`)));
-    const lines = createInterface({ input: child.stdout });
-    lines.on('line', (line) => {
-      if (line === 'READY') resolve();
-    });
+  // A real `orbit worker` process.
+  const child = startOrbit({
+    args: ['worker'],
+    env: {
+      DATABASE_URL: url,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      ORBIT_DELIVERY_TIMEOUT: '10s',
+      ORBIT_ALLOW_HTTP: 'true',
+      ORBIT_ALLOW_PRIVATE_NETWORKS: '127.0.0.0/8',
+      ORBIT_WORKER_CONCURRENCY: '64',
+    },
   });
+  cleanups.push(async () => child.kill());
+  await child.waitFor(/delivery worker running/);
   const ids = await queueMessages(
     writer,
     Array.from({ length: 20 }, () => ({ tenantId: tenant.tenantId, url: receiver.url })),
   );
   await receiver.waitForRequests(20, 10_000);
-  child.kill('SIGKILL');
-  await new Promise((resolve) => child.once('exit', resolve));
+  child.kill();
+  await child.exit;
 
   // A new worker: the dead one's jobs come back once their heartbeat is stale.
   const restarted = await startDeliveryHarness({ databaseUrl: url, deliveryTimeoutMs: 10_000 });

@@ -3,24 +3,21 @@
  * a worker killed by SIGKILL with ~2,000 attempts in flight, PostgreSQL restarted under load, and
  * the database unreachable behind the API. Duplicates (same svix-id) are counted and bounded.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOrbit, type OrbitProcess } from '../../scripts/lib/orbit-process.ts';
 import { createApp } from '../../src/api/app.ts';
 import { openDatabase } from '../../src/db/client.ts';
 import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrateDatabase } from '../../src/db/migrate.ts';
-import { createSecretCipher } from '../../src/lib/cipher.ts';
-import { systemClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { createBoss, startBoss } from '../../src/queue/boss.ts';
 import { bootstrap } from '../../src/services/bootstrap.ts';
-import type { ServiceDeps } from '../../src/services/deps.ts';
+import { createServiceDeps } from '../../src/services/deps.ts';
 import { startDeliveryWorker } from '../../src/worker/delivery-worker.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { createTenant, queueGroupedMessages, startDeliveryHarness, LOOPBACK, type DeliveryHarness } from '../support/delivery-fixtures.ts';
@@ -42,14 +39,14 @@ async function statusCounts(h: DeliveryHarness): Promise<Record<string, number>>
   return Object.fromEntries(rows.map((row) => [row.status, row.n]));
 }
 
-function spawnWorker(url: string, concurrency: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CHILD, url, String(concurrency)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`worker child exited with ${code}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      if (line === 'READY') resolve(child);
-    });
-  });
+/**
+ * A worker process sized for thousands of attempts in flight to one origin, more than `orbit
+ * worker` allows per origin (ORBIT_MAX_CONNECTIONS_PER_ORIGIN is at most 1,000).
+ */
+async function spawnWorker(url: string, concurrency: number): Promise<OrbitProcess> {
+  const child = startOrbit({ script: CHILD, args: [url, String(concurrency)], nodeArgs: [], stderr: 'inherit' });
+  await child.waitFor(/^READY$/m, 30_000);
+  return child;
 }
 
 it('a worker killed with SIGKILL while ~2,000 attempts are in flight loses nothing after a restart', async () => {
@@ -64,17 +61,17 @@ it('a worker killed with SIGKILL while ~2,000 attempts are in flight loses nothi
   const tenant = await createTenant(writer);
 
   const child = await spawnWorker(url, COUNT);
-  cleanups.push(async () => void child.kill('SIGKILL'));
+  cleanups.push(async () => child.kill());
   const ids = await queueGroupedMessages(writer, tenant.tenantId, receiver.url, COUNT);
   await receiver.waitForRequests(COUNT, 20_000);
   const inFlight = receiver.requests.length - ((await statusCounts(writer))['succeeded'] ?? 0);
-  child.kill('SIGKILL');
-  await new Promise((resolve) => child.once('exit', resolve));
+  child.kill();
+  await child.exit;
   killed = true;
 
   // A new worker: the dead one's jobs come back once their heartbeat is stale (10-20 s).
   const restarted = await spawnWorker(url, 256);
-  cleanups.push(async () => void restarted.kill('SIGKILL'));
+  cleanups.push(async () => restarted.kill());
   await expect.poll(async () => (await statusCounts(writer))['succeeded'] ?? 0, { timeout: 45_000, interval: 500 }).toBe(COUNT);
   expect(await statusCounts(writer)).toEqual({ succeeded: COUNT });
   expect(new Set(receiver.requests.map((request) => request.headers['svix-id']))).toEqual(new Set(ids));
@@ -150,18 +147,15 @@ describe('with a PostgreSQL of its own', () => {
       await boss.stop({ graceful: false, timeout: 2_000 });
       await database.close();
     });
-    const deps: ServiceDeps = {
-      db: database.db,
-      sql: database.sql,
-      boss,
-      clock: systemClock,
-      logger: silentLogger,
-      random: Math.random,
-      cipher: createSecretCipher(undefined),
-      delivery: { retrySchedule: [1_000], retryJitter: 0, deliveryTimeoutMs: 5_000 },
-      webhookRules: { allowHttp: true, allowPrivateNetworks: LOOPBACK },
-      onEnqueued: () => {},
-    };
+    const deps = createServiceDeps(
+      { db: database.db, sql: database.sql, boss },
+      {
+        logger: silentLogger,
+        encryptionKey: undefined,
+        delivery: { retrySchedule: [1_000], retryJitter: 0, deliveryTimeoutMs: 5_000 },
+        webhookRules: { allowHttp: true, allowPrivateNetworks: LOOPBACK },
+      },
+    );
     const adminKey = 'gx_faults_test_admin_key_0123456789';
     await bootstrap(deps, { adminKey });
     const app = createApp({ services: deps, logger: silentLogger, version: '0.0.0-test' });

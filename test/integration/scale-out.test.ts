@@ -7,42 +7,27 @@
  * looks up which process owns the client end of each TCP connection (/proc on Linux). Orbit
  * cannot misreport that, and the attribution needs no cooperation from the code under test.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
+import { killAllOrbits, startOrbit, type OrbitProcess } from '../../scripts/lib/orbit-process.ts';
 import { createTestDatabase } from '../support/database.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = join(ROOT, 'src/main.ts');
 const ADMIN_KEY = 'gx_scale_out_test_admin_key_0123456789';
 const RUNS = 60;
 const EVENTS = ['run.started', 'node.completed', 'node.completed', 'run.completed'] as const;
 const MESSAGES = RUNS * EVENTS.length;
 
-interface Orbit {
-  child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  exit: Promise<number | null>;
-}
+type Orbit = OrbitProcess;
 
-const children = new Set<ChildProcess>();
-
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
+afterAll(() => killAllOrbits());
 
 function orbit(role: 'api' | 'worker', databaseUrl: string): Orbit {
-  const child = spawn(process.execPath, [MAIN, role], {
-    cwd: ROOT,
+  return startOrbit({
+    args: [role],
     env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
       DATABASE_URL: databaseUrl,
       HOST: '127.0.0.1',
       PORT: '0',
@@ -54,24 +39,11 @@ function orbit(role: 'api' | 'worker', databaseUrl: string): Orbit {
       ORBIT_WORKER_CONCURRENCY: '8',
       ORBIT_MAX_CONNECTIONS_PER_ORIGIN: '8',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.add(child);
-  const run: Orbit = {
-    child,
-    stdout: '',
-    stderr: '',
-    exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
-  };
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (run.stdout += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (run.stderr += chunk));
-  return run;
 }
 
 async function baseUrl(run: Orbit, pattern: RegExp): Promise<string> {
-  await expect.poll(() => run.child.exitCode !== null || pattern.test(run.stdout), { timeout: 60_000, interval: 50 }).toBe(true);
-  const url = pattern.exec(run.stdout)?.[1];
-  if (url === undefined) throw new Error(`orbit exited before listening\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
+  const url = (await run.waitFor(pattern, 60_000))[1] as string;
   await expect.poll(async () => (await fetch(`${url}/readyz`)).status, { timeout: 10_000, interval: 50 }).toBe(200);
   return url;
 }
@@ -194,7 +166,7 @@ describe.skipIf(process.platform !== 'linux')('one API and two workers against o
     const apiUrl = await baseUrl(apiProcess, /listening on (http:\/\/\S+)/);
     const workers = [orbit('worker', databaseUrl), orbit('worker', databaseUrl)];
     const workerUrls = await Promise.all(workers.map((worker) => baseUrl(worker, /health and metrics on (http:\/\/\S+)/)));
-    const workerPids = workers.map((worker) => worker.child.pid as number);
+    const workerPids = workers.map((worker) => worker.pid);
     // Several receiver origins: a worker holds at most a share of each origin's claims, so with
     // more origins than one worker can hold, the other worker is sure to get work.
     const receivers = await Promise.all(Array.from({ length: 4 }, () => startReceiver(() => workerPids)));
@@ -275,8 +247,7 @@ describe.skipIf(process.platform !== 'linux')('one API and two workers against o
       await receiver.close();
     }
 
-    for (const run of [...workers, apiProcess]) run.child.kill('SIGTERM');
-    const codes = await Promise.all([...workers, apiProcess].map((run) => run.exit));
+    const codes = await Promise.all([...workers, apiProcess].map(async (run) => (await run.stop('SIGTERM')).code));
     expect(codes, [...workers, apiProcess].map((run) => run.stderr).join('\n')).toEqual([0, 0, 0]);
   });
 });

@@ -1,12 +1,11 @@
 import { createApp } from '../../src/api/app.ts';
 import { openDatabase } from '../../src/db/client.ts';
 import { parseCidrList } from '../../src/domain/network.ts';
-import { createSecretCipher } from '../../src/lib/cipher.ts';
-import { systemClock, type Clock } from '../../src/lib/clock.ts';
+import type { Clock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { createBoss, startBoss } from '../../src/queue/boss.ts';
 import { bootstrap } from '../../src/services/bootstrap.ts';
-import type { ServiceDeps } from '../../src/services/deps.ts';
+import { createServiceDeps, type ServiceDeps } from '../../src/services/deps.ts';
 import { createTestDatabase } from './database.ts';
 
 export interface CallOptions {
@@ -74,21 +73,20 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   const database = openDatabase(url, { poolSize: 5 });
   const boss = createBoss({ connectionString: url, poolSize: 3, logger: silentLogger });
   await startBoss(boss, { deliveryTimeoutMs: 5_000 });
-  const deps: ServiceDeps = {
-    db: database.db,
-    sql: database.sql,
-    boss,
-    clock: options.clock ?? systemClock,
-    logger: silentLogger,
-    random: Math.random,
-    cipher: createSecretCipher(undefined),
-    delivery: { retrySchedule: options.retrySchedule ?? [5_000, 300_000], retryJitter: 0, deliveryTimeoutMs: 5_000 },
-    webhookRules: {
-      allowHttp: options.allowHttp ?? false,
-      allowPrivateNetworks: parseCidrList(options.allowPrivateNetworks ?? '') ?? [],
+  const deps = createServiceDeps(
+    { db: database.db, sql: database.sql, boss },
+    {
+      logger: silentLogger,
+      encryptionKey: undefined,
+      delivery: { retrySchedule: options.retrySchedule ?? [5_000, 300_000], retryJitter: 0, deliveryTimeoutMs: 5_000 },
+      webhookRules: {
+        allowHttp: options.allowHttp ?? false,
+        allowPrivateNetworks: parseCidrList(options.allowPrivateNetworks ?? '') ?? [],
+      },
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.onEnqueued ? { onEnqueued: options.onEnqueued } : {}),
     },
-    onEnqueued: options.onEnqueued ?? (() => {}),
-  };
+  );
   const adminKey = `gx_test_${Math.random().toString(36).slice(2)}_admin_key_0123`;
   const { tenantId } = await bootstrap(deps, { adminKey });
   return {
