@@ -1,5 +1,5 @@
 /**
- * Explains every filter combination of the delivery log (CONTRACT §6) on a seeded database:
+ * Explains every filter combination of the delivery log on a seeded database:
  * runs the exact SQL of GET /v1/admin/messages and GET /v1/admin/attempts (built by the service)
  * under EXPLAIN (ANALYZE, BUFFERS) and prints each plan's indexes, rows and time.
  *

@@ -1057,7 +1057,7 @@ async function fillBacklog(db: Db, receiverUrls: readonly string[], count: numbe
     await inflight.catch(() => undefined);
     await boss.stop({ graceful: false, close: true }).catch(() => undefined);
   }
-  // What autovacuum would have done over the minutes an API fill takes (STACK.md trap 12).
+  // What autovacuum would have done over the minutes an API fill takes (docs/operations.md, "Queue statistics").
   const analyzeStarted = now();
   await db.orbit.unsafe('analyze runs, endpoints, events, messages, deliveries, pgboss.job');
   say(`fill: rows ${round(rowsMs / 1000, 1)} s, jobs ${round(jobsMs / 1000, 1)} s, analyze ${round((now() - analyzeStarted) / 1000, 1)} s`);

@@ -1,4 +1,4 @@
-/** How one attempt ended, in the words of CONTRACT §5. Pure. */
+/** How one attempt ended: succeeded, or failed with an error kind. Pure. */
 
 import type { AttemptErrorKind, AttemptOutcome } from './delivery.ts';
 
@@ -16,7 +16,7 @@ export interface AttemptClassification {
 
 export function classifyAttempt(input: { responseStatus: number | null; failure: TransportFailure | null }): AttemptClassification {
   // A failure after the headers (body reset, deadline hit while reading) wins over the status:
-  // success is a 2xx answer within the deadline covering the whole exchange (CONTRACT §5).
+  // success is a 2xx answer within the deadline covering the whole exchange.
   if (input.failure !== null) return { outcome: 'failed', error: { kind: input.failure.kind, message: input.failure.message } };
   const status = input.responseStatus;
   if (status !== null) {

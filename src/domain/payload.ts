@@ -23,7 +23,7 @@ export interface PayloadInput {
 }
 
 /**
- * The exact body text a receiver gets (CONTRACT §4), with its keys in this order. It is built once,
+ * The exact body text a receiver gets (README, "What a receiver gets"), with its keys in this order. It is built once,
  * when the event is accepted, and stored: every attempt sends these same bytes.
  */
 export function buildPayload(input: PayloadInput): string {

@@ -25,7 +25,7 @@ export interface ReportedEvent {
 
 const FINISHED: ReadonlySet<RunStatus> = new Set(['COMPLETED', 'FAILED', 'CANCELED']);
 
-/** The statuses each event is allowed from (CONTRACT §3). */
+/** The statuses each event is allowed from (README, "Runs and their events"). */
 const ALLOWED_FROM: Record<EventType, readonly RunStatus[]> = {
   'run.started': ['QUEUED'],
   'node.completed': ['RUNNING'],

@@ -3,7 +3,7 @@
  * the API and the worker, so `orbit serve` exposes both on one /metrics).
  *
  * Label values are bounded by construction: routes are route patterns, methods and outcomes come
- * from closed sets, error kinds from CONTRACT §5. Nothing here ever takes an id or a URL.
+ * from closed sets, error kinds from the domain's list. Nothing here ever takes an id or a URL.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -54,7 +54,7 @@ export interface Metrics {
   contentType: string;
   /** An event was accepted by the API (recorded, whether or not a webhook subscribes to it). */
   eventAccepted(type: string): void;
-  /** One HTTP attempt ended (CONTRACT §5 outcome and error kind). */
+  /** One HTTP attempt ended (its outcome and error kind). */
   attemptFinished(observation: AttemptObservation): void;
   /** A message was delivered: seconds from its event's acceptance to the successful attempt's end. */
   messageDelivered(latencySeconds: number): void;

@@ -1,7 +1,7 @@
 /**
  * pg-boss set-up: one instance per process, in its own `pgboss` schema of Orbit's database, with the
  * delivery queues created (or updated) at start. pg-boss is the scheduler only; the retry ladder is
- * ours (STACK.md trap 8).
+ * ours (docs/architecture.md, "The retry schedule").
  */
 import { PgBoss, type Queue } from 'pg-boss';
 import { repeatFilter, type Logger } from '../lib/logger.ts';
@@ -109,8 +109,8 @@ export async function startBoss(boss: PgBoss, settings: QueueSettings): Promise<
   await tuneQueueTables(boss);
 }
 
-// Stale planner statistics on a job table that filled quickly made each fetch ~80x slower (STACK.md
-// trap 12): analyse after ~1% change instead of autovacuum's default 10%.
+// Stale planner statistics on a job table that filled quickly made each fetch ~80x slower (docs/operations.md,
+// "Queue statistics"): analyse after ~1% change instead of autovacuum's default 10%.
 const STORAGE_OPTIONS = [
   'autovacuum_analyze_scale_factor=0.01',
   'autovacuum_analyze_threshold=500',

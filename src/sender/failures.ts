@@ -1,4 +1,4 @@
-/** Maps errors thrown on the outbound path to the attempt error kinds of CONTRACT §5. */
+/** Maps errors thrown on the outbound path to the attempt error kinds (domain/delivery.ts). */
 import type { TransportFailure } from '../domain/outcome.ts';
 
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'ENODATA', 'ESERVFAIL']);

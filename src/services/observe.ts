@@ -31,7 +31,7 @@ export type RecordedAttempt = {
   outcome: AttemptOutcome;
   /** The receiver's HTTP status; null when no answer came. */
   responseStatus: number | null;
-  /** CONTRACT §5 error kind; null when the attempt succeeded. */
+  /** The attempt's error kind (domain/delivery.ts); null when it succeeded. */
   errorKind: string | null;
   durationMs: number;
   /** The message's status after this attempt (`failed` = exhausted); null when not known. */

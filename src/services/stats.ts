@@ -31,7 +31,7 @@ export interface DeliveryStats {
     total: number;
     succeeded: number;
     failed: number;
-    /** Failed attempts per error kind (CONTRACT §5), every kind present. */
+    /** Failed attempts per error kind, every kind present. */
     byErrorKind: Record<ErrorKind, number>;
     /** Attempt duration percentiles in ms; null when there was no attempt. */
     durationMs: { p50: number | null; p95: number | null; p99: number | null };

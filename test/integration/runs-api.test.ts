@@ -292,7 +292,7 @@ describe('POST /v1/runs/{runId}/events and /cancel', () => {
   });
 });
 
-describe('the state machine (CONTRACT §3), every event in every status', () => {
+describe('the run state machine, every event in every status', () => {
   // The status after each allowed event; a missing entry is a refused transition.
   const TABLE: Record<EventType, Partial<Record<Status, Status>>> = {
     'run.started': { QUEUED: 'RUNNING' },
@@ -401,7 +401,7 @@ describe('required event fields', () => {
   });
 });
 
-describe('messages and their payloads (CONTRACT §4)', () => {
+describe('messages and their payloads', () => {
   function expected(fields: {
     success: boolean;
     type: string;

@@ -11,7 +11,7 @@ function configError(env: Record<string, string>): ConfigError {
   throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
 }
 
-describe('loadConfig defaults (CONTRACT §1)', () => {
+describe('loadConfig defaults', () => {
   it('an empty environment gives the documented defaults', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({

@@ -1,4 +1,4 @@
-/** The admin delivery log (CONTRACT §6): messages, attempts, recover, stats, signing-secret rotation. */
+/** The admin delivery log: messages, attempts, recover, stats, signing-secret rotation. */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { ATTEMPT_OUTCOMES } from '../../domain/delivery.ts';
 import { parseSigningSecret, SIGNING_SECRET_RULE } from '../../domain/signing.ts';

@@ -1,4 +1,4 @@
-/** Shapes of the delivery log (CONTRACT §5, §6), shared by the admin log and run deliveries routes. */
+/** Shapes of the delivery log (README, "API overview"), shared by the admin log and run deliveries routes. */
 import { z } from '@hono/zod-openapi';
 import { OrbitError } from '../../domain/errors.ts';
 import { parseDuration } from '../../lib/durations.ts';
