@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { parseDuration, parseDurationList } from './lib/durations.ts';
+import { parseDuration } from './lib/durations.ts';
+import { parseRetrySchedule, RETRY_SCHEDULE_RULE } from './domain/schedule.ts';
 import { parseCidrList, type Cidr } from './domain/network.ts';
 import { parseSigningSecret } from './domain/signing.ts';
 
@@ -12,7 +13,7 @@ export class ConfigError extends Error {
   }
 }
 
-const SECRET_VARIABLES = new Set(['ORBIT_ADMIN_KEY', 'ORBIT_SIGNING_SECRET', 'ORBIT_ENCRYPTION_KEY']);
+const SECRET_VARIABLES = new Set(['ORBIT_ADMIN_KEY', 'ORBIT_SIGNING_SECRET', 'ORBIT_ENCRYPTION_KEY', 'ORBIT_OPERATIONAL_WEBHOOK_SECRET']);
 
 /** The value as shown in an error: secrets never appear, a connection string loses its password. */
 function shown(variable: string, value: string): string {
@@ -53,8 +54,7 @@ const ACCEPTED: Record<string, string> = {
   ORBIT_EMBEDDED_PG_PORT: 'an integer port from 1024 to 65535',
   ORBIT_ADMIN_KEY: 'a key starting with gx_ followed by 20 to 200 characters of A-Z a-z 0-9 _ -',
   ORBIT_SIGNING_SECRET: 'a whsec_ secret whose part after the prefix is standard base64 of 24 to 64 bytes',
-  ORBIT_RETRY_SCHEDULE:
-    'a comma list of durations such as 5s,5m,30m,2h,8h (units ms, s, m, h, d; at most 20 steps, each at most 7d), or empty for no retries',
+  ORBIT_RETRY_SCHEDULE: RETRY_SCHEDULE_RULE,
   ORBIT_RETRY_JITTER: 'a number from 0 to 1',
   ORBIT_DELIVERY_TIMEOUT: 'a duration from 100ms to 5m, such as 30s',
   ORBIT_ALLOW_HTTP: 'true or false',
@@ -68,6 +68,10 @@ const ACCEPTED: Record<string, string> = {
   ORBIT_API_PROCESSES: 'an integer from 1 to 64 (HTTP API processes of orbit serve)',
   ORBIT_WORKER_PROCESSES:
     'an integer from 0 to 64 (delivery worker processes of orbit serve); 0 only with DATABASE_URL set, where separate orbit worker processes deliver',
+  // Delivery control (README, "Delivery control").
+  ORBIT_ENDPOINT_DISABLE_AFTER: 'a duration from 1s to 3650d, such as 5d',
+  ORBIT_OPERATIONAL_WEBHOOK_URL: 'an http:// or https:// URL',
+  ORBIT_OPERATIONAL_WEBHOOK_SECRET: 'a whsec_ secret whose part after the prefix is standard base64 of 24 to 64 bytes',
 };
 
 const schema = z.object({
@@ -91,12 +95,9 @@ const schema = z.object({
     .string()
     .default('5s,5m,30m,2h,8h')
     .transform((text, ctx) => {
-      const list = parseDurationList(text);
-      if (list === null || list.length > 20 || list.some((ms) => ms > 7 * 86_400_000)) {
-        ctx.addIssue({ code: 'custom', message: 'bad schedule' });
-        return [];
-      }
-      return list;
+      const list = parseRetrySchedule(text);
+      if (list === null) ctx.addIssue({ code: 'custom', message: 'bad schedule' });
+      return list ?? [];
     }),
   ORBIT_RETRY_JITTER: z
     .string()
@@ -126,6 +127,16 @@ const schema = z.object({
   ORBIT_DB_POOL_SIZE: integer(2, 200).default(10),
   ORBIT_API_PROCESSES: integer(1, 64).optional(),
   ORBIT_WORKER_PROCESSES: integer(0, 64).optional(),
+  ORBIT_ENDPOINT_DISABLE_AFTER: duration(1_000, 3650 * 86_400_000).default(5 * 86_400_000),
+  ORBIT_OPERATIONAL_WEBHOOK_URL: z
+    .string()
+    .max(2048)
+    .refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol))
+    .optional(),
+  ORBIT_OPERATIONAL_WEBHOOK_SECRET: z
+    .string()
+    .refine((text) => parseSigningSecret(text) !== null)
+    .optional(),
 });
 
 export interface Config {
@@ -150,6 +161,12 @@ export interface Config {
   /** `orbit serve`'s process counts; unset means derived from the machine's cores (src/process/supervisor.ts). */
   apiProcesses: number | undefined;
   workerProcesses: number | undefined;
+  /** Auto-disable: an endpoint failing for this long (since its first failure after a success) is disabled. */
+  endpointDisableAfterMs: number;
+  /** Where Orbit sends its operational events (deployment-wide); undefined for none. */
+  operationalWebhookUrl: string | undefined;
+  /** Its signing secret; undefined: generated at first start and printed once. */
+  operationalWebhookSecret: string | undefined;
 }
 
 /** Reads the environment once; the only place that touches process.env. Throws ConfigError. */
@@ -168,6 +185,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(variable, env[variable], ACCEPTED[variable] ?? 'a valid value');
   }
   const v = parsed.data;
+  // Orbit's own operational webhooks follow the rule every webhook URL does.
+  if (v.ORBIT_OPERATIONAL_WEBHOOK_URL?.startsWith('http:') === true && !v.ORBIT_ALLOW_HTTP) {
+    throw new ConfigError(
+      'ORBIT_OPERATIONAL_WEBHOOK_URL',
+      env.ORBIT_OPERATIONAL_WEBHOOK_URL,
+      'an https:// URL (http:// only with ORBIT_ALLOW_HTTP=true)',
+    );
+  }
   // With the embedded database nothing else can deliver: `orbit serve` needs a worker of its own.
   if (v.ORBIT_WORKER_PROCESSES === 0 && v.DATABASE_URL === undefined) {
     throw new ConfigError('ORBIT_WORKER_PROCESSES', env.ORBIT_WORKER_PROCESSES, ACCEPTED.ORBIT_WORKER_PROCESSES as string);
@@ -193,5 +218,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dbPoolSize: v.ORBIT_DB_POOL_SIZE,
     apiProcesses: v.ORBIT_API_PROCESSES,
     workerProcesses: v.ORBIT_WORKER_PROCESSES,
+    endpointDisableAfterMs: v.ORBIT_ENDPOINT_DISABLE_AFTER,
+    operationalWebhookUrl: v.ORBIT_OPERATIONAL_WEBHOOK_URL,
+    operationalWebhookSecret: v.ORBIT_OPERATIONAL_WEBHOOK_SECRET,
   };
 }

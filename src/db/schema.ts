@@ -74,6 +74,12 @@ export interface WebhookConfig {
   events: string[];
   metadata: Record<string, unknown> | null;
   headers: Record<string, string>;
+  /** Delivery control (README, "Delivery control"); absent in runs made before it existed. */
+  ordered?: boolean;
+  /** Messages per second at most; null for no limit. */
+  throttleRate?: number | null;
+  /** The webhook's own retry schedule as given (`1s,5s,30s`); null for ORBIT_RETRY_SCHEDULE. */
+  retrySchedule?: string | null;
 }
 
 export const runs = pgTable(
@@ -167,7 +173,10 @@ export const applications = pgTable(
     uid: text('uid'),
     name: text('name').notNull(),
     metadata: jsonb('metadata').$type<Record<string, string>>().notNull().default({}),
+    /** Messages per second at most to each of its endpoints that has no rate of its own; null for no limit. */
     throttleRate: integer('throttle_rate'),
+    /** The throttle's theoretical arrival time (GCRA), shared by its endpoints that use its rate. */
+    throttleTat: at('throttle_tat'),
     createdAt: createdAt(),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },
@@ -227,8 +236,23 @@ export const endpoints = pgTable(
     disabled: boolean('disabled').notNull().default(false),
     headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
     metadata: jsonb('metadata').$type<Record<string, string>>().notNull().default({}),
-    /** Messages per second at most; null for no limit. */
+    /** Messages per second at most; null for its application's rate, or no limit. */
     throttleRate: integer('throttle_rate'),
+    /** The throttle's theoretical arrival time (GCRA): the next free slot when it has a rate of its own. */
+    throttleTat: at('throttle_tat'),
+    /** Ordered delivery: one message at a time, in the order they were accepted (docs/architecture.md). */
+    ordered: boolean('ordered').notNull().default(false),
+    /**
+     * An ordered endpoint's head: the one pending delivery (by message id) that has a job; the others
+     * wait without one. Null when none is pending. Changed only under this row's lock.
+     */
+    headMessageId: id('head_message_id'),
+    /** Delays (ms) between attempts after the first; null for ORBIT_RETRY_SCHEDULE. */
+    retrySchedule: integer('retry_schedule').array(),
+    /** Auto-disable's clock: the first failure after the last success; null while it succeeds. */
+    failingSince: at('failing_since'),
+    /** Why it was disabled by Orbit (auto-disable); null when enabled or disabled by a user. */
+    disabledReason: text('disabled_reason'),
     createdAt: createdAt(),
     updatedAt: at('updated_at').notNull().defaultNow(),
     /**
@@ -245,6 +269,10 @@ export const endpoints = pgTable(
       .on(t.appId, t.uid)
       .where(sql`${t.uid} is not null and ${t.deletedAt} is null`),
     index('endpoints_tenant_kind_idx').on(t.tenantId, t.kind),
+    // Operational endpoints are few: every operational event reads them all.
+    index('endpoints_operational_idx')
+      .on(t.tenantId)
+      .where(sql`${t.kind} = 'operational'`),
   ],
 );
 
@@ -328,6 +356,11 @@ export const deliveries = pgTable(
     index('deliveries_tenant_status_idx')
       .on(t.tenantId, t.status, t.createdAt, t.messageId)
       .where(sql`${t.status} <> 'succeeded'`),
+    // Deliveries of an ordered endpoint waiting behind its head (pending without a job), in the
+    // order they go; no other delivery is ever pending without a next attempt, so it costs nothing else.
+    index('deliveries_waiting_idx')
+      .on(t.endpointId, t.createdAt, t.messageId)
+      .where(sql`${t.status} = 'pending' and ${t.nextAttemptAt} is null`),
   ],
 );
 

@@ -2,6 +2,36 @@
  * The retry ladder: when the next attempt of a message comes, if any.
  * Pure: time (`now`) and randomness (`random`) are passed in, so tests pin the maths exactly.
  */
+import { parseDurationList } from '../lib/durations.ts';
+
+/** The limits of a retry schedule (ORBIT_RETRY_SCHEDULE, or an endpoint's own `retrySchedule`). */
+export const RETRY_SCHEDULE_LIMITS = { steps: 20, stepMs: 7 * 86_400_000 } as const;
+
+export const RETRY_SCHEDULE_RULE =
+  'a comma list of durations such as 5s,5m,30m,2h,8h (units ms, s, m, h, d; at most 20 steps, each at most 7d), or empty for no retries';
+
+/** A retry schedule's text (`5s,5m,30m`) as delays in ms; empty text is no retries; null when invalid. */
+export function parseRetrySchedule(text: string): number[] | null {
+  const list = parseDurationList(text);
+  if (list === null || list.length > RETRY_SCHEDULE_LIMITS.steps || list.some((ms) => ms > RETRY_SCHEDULE_LIMITS.stepMs)) return null;
+  return list;
+}
+
+/** A schedule in ms back as text, in the largest unit that divides each delay (`5000` → `5s`). */
+export function formatRetrySchedule(schedule: readonly number[]): string {
+  const units: [string, number][] = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ];
+  return schedule
+    .map((ms) => {
+      const unit = units.find(([, size]) => ms > 0 && ms % size === 0);
+      return unit ? `${ms / unit[1]}${unit[0]}` : `${ms}ms`;
+    })
+    .join(',');
+}
 export interface RetryDelayInput {
   /** 1-based number of the attempt just made. */
   attempt: number;

@@ -12,6 +12,11 @@ export interface DeliverySettings {
   retrySchedule: readonly number[];
   retryJitter: number;
   deliveryTimeoutMs: number;
+  /**
+   * ORBIT_ENDPOINT_DISABLE_AFTER: an application's endpoint whose deliveries have all failed for this
+   * long (since its first failure after its last success) is disabled. Default 5 days.
+   */
+  endpointDisableAfterMs?: number;
 }
 
 export interface WebhookRules {
