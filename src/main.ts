@@ -86,18 +86,30 @@ async function openServices(databaseUrl: string, config: Config, logger: Logger,
     {
       logger,
       encryptionKey: config.encryptionKey,
-      delivery: { retrySchedule: config.retrySchedule, retryJitter: config.retryJitter, deliveryTimeoutMs: config.deliveryTimeoutMs },
+      delivery: {
+        retrySchedule: config.retrySchedule,
+        retryJitter: config.retryJitter,
+        deliveryTimeoutMs: config.deliveryTimeoutMs,
+        endpointDisableAfterMs: config.endpointDisableAfterMs,
+      },
       webhookRules: { allowHttp: config.allowHttp, allowPrivateNetworks: config.allowPrivateNetworks },
       onEnqueued: (jobs) => wakes.publish(jobs),
     },
   );
 }
 
-/** Once per start, before any role runs: the default tenant, keys, secrets. */
+/** Once per start, before any role runs: the default tenant, keys, secrets, the operational endpoint. */
 async function prepare(services: ServiceDeps, config: Config): Promise<string | null> {
-  const { generatedAdminKey } = await bootstrap(services, { adminKey: config.adminKey, signingSecret: config.signingSecret });
+  const { generatedAdminKey, generatedOperationalSecret } = await bootstrap(services, {
+    adminKey: config.adminKey,
+    signingSecret: config.signingSecret,
+    operationalWebhookUrl: config.operationalWebhookUrl,
+    operationalWebhookSecret: config.operationalWebhookSecret,
+  });
   // With ORBIT_ENCRYPTION_KEY set, secrets stored in clear by earlier versions are sealed now.
   await sealPlainSecrets(services);
+  // Printed, never logged, like the admin key: receivers verify operational webhooks with it.
+  if (generatedOperationalSecret !== null) say(`Operational webhook signing secret (shown once): ${generatedOperationalSecret}`);
   return generatedAdminKey;
 }
 

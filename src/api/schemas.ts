@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { EVENT_TYPES, REPORTED_EVENT_TYPES, RUN_STATUSES } from '../domain/run.ts';
 import { ITERATOR_RULE, LIMITS, PAGE_SIZE, unstorableText } from '../domain/limits.ts';
+import { RETRY_SCHEDULE_LIMITS } from '../domain/schedule.ts';
 import { idPattern } from '../lib/ids.ts';
 import { installPlainErrors } from './plain-errors.ts';
 
@@ -76,6 +77,21 @@ const JsonObject = z
   .custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), 'must be a JSON object')
   .openapi({ type: 'object', additionalProperties: true });
 
+/** Messages per second at most (Svix's `throttleRate`). */
+export const ThrottleRate = z
+  .number()
+  .int('must be an integer')
+  .min(1, 'must be at least 1')
+  .max(65_535, 'must be at most 65535')
+  .openapi({ description: 'messages per second at most; null for no limit', example: 20 });
+
+/** A retry schedule of its own, with the syntax and limits of ORBIT_RETRY_SCHEDULE. */
+export const RetrySchedule = z.union([z.string().max(1_000), z.array(z.string().max(50)).max(RETRY_SCHEDULE_LIMITS.steps)]).openapi({
+  description:
+    "delays between attempts after the first, as ORBIT_RETRY_SCHEDULE takes them (`1s,5s,30s`, or a list of durations); empty for no retries; null for the deployment's schedule",
+  example: '1s,5s,30s',
+});
+
 export const WebhookInputSchema = strictObject({
   url: z.string().min(1).max(LIMITS.urlLength).openapi({ example: 'https://your-app.com/webhooks/orbit' }),
   events: z
@@ -90,6 +106,11 @@ export const WebhookInputSchema = strictObject({
     .record(z.string(), z.string())
     .optional()
     .openapi({ example: { 'X-Team': 'growth' } }),
+  ordered: z.boolean().optional().openapi({
+    description: 'deliver the run\'s messages one at a time, in the order they were accepted (README, "Delivery control")',
+  }),
+  throttleRate: ThrottleRate.nullable().optional(),
+  retrySchedule: RetrySchedule.nullable().optional(),
 }).openapi('WebhookInput');
 
 export const CreateRunSchema = strictObject({
@@ -141,7 +162,16 @@ export const RunSchema = z
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
-    webhook: z.object({ url: z.string(), events: z.array(z.string()), metadata: JsonObject.nullable() }).nullable(),
+    webhook: z
+      .object({
+        url: z.string(),
+        events: z.array(z.string()),
+        metadata: JsonObject.nullable(),
+        ordered: z.literal(true).optional().openapi({ description: 'present when the webhook asked for ordered delivery' }),
+        throttleRate: z.number().int().optional().openapi({ description: 'present when the webhook has a throttle rate' }),
+        retrySchedule: z.string().optional().openapi({ description: 'present when the webhook has a retry schedule of its own' }),
+      })
+      .nullable(),
     deliveries: z.object({ pending: z.number().int(), succeeded: z.number().int(), failed: z.number().int() }),
   })
   .openapi('Run');

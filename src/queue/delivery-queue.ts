@@ -1,5 +1,5 @@
 import { sql as drizzleSql } from 'drizzle-orm';
-import { fromDrizzle, type DrizzleTransactionLike, type JobInsert, type PgBoss } from 'pg-boss';
+import { fromDrizzle, type DrizzleTransactionLike, type JobAttempt, type JobInsert, type PgBoss } from 'pg-boss';
 import type postgres from 'postgres';
 import { ATTEMPT_TRIGGERS, onSchedule, type AttemptTrigger } from '../domain/delivery.ts';
 import { uuidFromName } from '../lib/ids.ts';
@@ -15,6 +15,8 @@ export interface DeliveryJob {
   /** The step of the retry schedule this job performs (1 = first attempt); 0 for a manual attempt. */
   step: number;
   trigger: AttemptTrigger;
+  /** A throttle slot reserved for it (epoch ms, PostgreSQL's clock): a job handed back to wait for it. */
+  slot?: number | undefined;
 }
 
 export interface PlannedDelivery extends DeliveryJob {
@@ -36,7 +38,9 @@ export function deliveryGroup(url: string | undefined): string | undefined {
 /** A scheduled step's job id derives from the delivery and the step: a repeated enqueue is a no-op. */
 export function deliveryJobId(job: DeliveryJob): string | undefined {
   if (!onSchedule(job.trigger)) return undefined;
-  return uuidFromName(job.endpointId === undefined ? `${job.messageId}:${job.step}` : `${job.messageId}:${job.endpointId}:${job.step}`);
+  const name = job.endpointId === undefined ? `${job.messageId}:${job.step}` : `${job.messageId}:${job.endpointId}:${job.step}`;
+  // A step handed back to wait for its throttle slot is a job of its own (the first one exists still).
+  return uuidFromName(job.slot === undefined ? name : `${name}:slot:${job.slot}`);
 }
 
 function toInsert(job: PlannedDelivery): JobInsert<DeliveryJob> {
@@ -44,7 +48,13 @@ function toInsert(job: PlannedDelivery): JobInsert<DeliveryJob> {
   const group = deliveryGroup(job.url);
   return {
     ...(id ? { id } : {}),
-    data: { messageId: job.messageId, endpointId: job.endpointId, step: job.step, trigger: job.trigger },
+    data: {
+      messageId: job.messageId,
+      endpointId: job.endpointId,
+      step: job.step,
+      trigger: job.trigger,
+      ...(job.slot === undefined ? {} : { slot: job.slot }),
+    },
     ...(job.startAfter ? { startAfter: job.startAfter } : {}),
     ...(group ? { group: { id: group } } : {}),
   };
@@ -75,6 +85,32 @@ export async function enqueueDeliveries(boss: PgBoss, jobs: readonly PlannedDeli
   if (retry.length > 0) await boss.insert(DELIVERY_QUEUES.retry, retry, options);
 }
 
+/**
+ * Completes fetched jobs and enqueues what replaces them, in one transaction: a job handed back to
+ * wait for its throttle slot. A job whose claim was lost meanwhile is left to its new holder and
+ * gets no replacement.
+ */
+export async function replaceJobs(
+  boss: PgBoss,
+  sql: postgres.Sql,
+  queue: string,
+  items: readonly { attempt: JobAttempt; next: PlannedDelivery }[],
+): Promise<void> {
+  if (items.length === 0) return;
+  await sql.begin(async (tx) => {
+    const db = bossDb({ postgres: tx });
+    const result = (await boss.complete(
+      queue,
+      items.map((item) => item.attempt),
+      null,
+      { db },
+    )) as { settled?: string[]; affected?: number };
+    const settled = new Set(result.settled ?? (result.affected === items.length ? items.map((item) => item.attempt.id) : []));
+    const next = items.filter((item) => settled.has(item.attempt.id)).map((item) => item.next);
+    if (next.length > 0) await enqueueDeliveries(boss, next, { postgres: tx });
+  });
+}
+
 /** Later steps of the schedule go to the retry queue; first attempts and manual ones (asked for "now") do not. */
 function isRetry(job: DeliveryJob): boolean {
   return onSchedule(job.trigger) && job.step > 1;
@@ -100,9 +136,10 @@ export function wakeTargets(jobs: readonly PlannedDelivery[]): Map<string, Set<s
 /** Job data as stored by `enqueueDeliveries`; null for anything else (a foreign or corrupt job). */
 export function parseDeliveryJob(data: unknown): DeliveryJob | null {
   if (typeof data !== 'object' || data === null) return null;
-  const { messageId, endpointId, step, trigger } = data as Record<string, unknown>;
+  const { messageId, endpointId, step, trigger, slot } = data as Record<string, unknown>;
   if (typeof messageId !== 'string' || typeof step !== 'number' || !Number.isInteger(step) || step < 0) return null;
   if (endpointId !== undefined && typeof endpointId !== 'string') return null;
   if (!ATTEMPT_TRIGGERS.includes(trigger as AttemptTrigger)) return null;
-  return { messageId, endpointId, step, trigger: trigger as AttemptTrigger };
+  if (slot !== undefined && (typeof slot !== 'number' || !Number.isFinite(slot))) return null;
+  return { messageId, endpointId, step, trigger: trigger as AttemptTrigger, ...(slot === undefined ? {} : { slot }) };
 }

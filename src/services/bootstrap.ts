@@ -1,21 +1,29 @@
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import { sql } from 'drizzle-orm';
-import { apiKeys, tenants } from '../db/schema.ts';
+import type { Transaction } from '../db/client.ts';
+import { apiKeys, endpoints, tenants } from '../db/schema.ts';
 import { generateSigningSecret, normaliseSigningSecret } from '../domain/signing.ts';
 import { newId } from '../lib/ids.ts';
 import type { ServiceDeps } from './deps.ts';
 import { generateApiKey, hashApiKey, insertApiKey } from './tenants.ts';
-import { currentSigningSecret, replaceSigningSecret } from './signing-secrets.ts';
+import { DEPLOYMENT_ENDPOINT_UID } from './operational.ts';
+import { currentSigningSecret, insertSigningSecret, replaceSigningSecret } from './signing-secrets.ts';
 
 export interface BootstrapOptions {
   adminKey?: string | undefined;
   signingSecret?: string | undefined;
+  /** ORBIT_OPERATIONAL_WEBHOOK_URL: the deployment's operational endpoint; unset removes it. */
+  operationalWebhookUrl?: string | undefined;
+  /** ORBIT_OPERATIONAL_WEBHOOK_SECRET: its signing secret; generated when unset. */
+  operationalWebhookSecret?: string | undefined;
 }
 
 export interface BootstrapResult {
   tenantId: string;
   /** A key generated on this start, to print once; null when one existed or was configured. */
   generatedAdminKey: string | null;
+  /** The operational endpoint's secret when generated on this start, to print once; else null. */
+  generatedOperationalSecret: string | null;
 }
 
 // Several processes may start at once against one database: one transaction-level lock makes the
@@ -67,6 +75,57 @@ export async function bootstrap(deps: ServiceDeps, options: BootstrapOptions): P
         await insertApiKey(tx, tenantId, 'admin', generatedAdminKey, now);
       }
     }
-    return { tenantId, generatedAdminKey };
+    const generatedOperationalSecret = await reconcileOperationalEndpoint(deps, tx, tenantId, options, now);
+    return { tenantId, generatedAdminKey, generatedOperationalSecret };
   });
+}
+
+/**
+ * The deployment's operational endpoint (services/operational.ts), owned by the default tenant:
+ * made when ORBIT_OPERATIONAL_WEBHOOK_URL is first set, its URL and secret kept as configured,
+ * removed (soft, so its log stays) when the variable is unset. Returns a secret generated now.
+ */
+async function reconcileOperationalEndpoint(
+  deps: ServiceDeps,
+  tx: Transaction,
+  tenantId: string,
+  options: BootstrapOptions,
+  now: Date,
+): Promise<string | null> {
+  const [existing] = await tx
+    .select({ id: endpoints.id, tenantId: endpoints.tenantId, url: endpoints.url })
+    .from(endpoints)
+    .where(and(eq(endpoints.kind, 'operational'), eq(endpoints.uid, DEPLOYMENT_ENDPOINT_UID), isNull(endpoints.deletedAt)))
+    .limit(1);
+  const url = options.operationalWebhookUrl;
+  if (url === undefined) {
+    if (existing) await tx.update(endpoints).set({ deletedAt: now, updatedAt: now }).where(eq(endpoints.id, existing.id));
+    return null;
+  }
+  const wanted = options.operationalWebhookSecret ? normaliseSigningSecret(options.operationalWebhookSecret) : null;
+  if (!existing) {
+    const id = newId('ep', now.getTime());
+    await tx.insert(endpoints).values({
+      id,
+      tenantId,
+      kind: 'operational',
+      uid: DEPLOYMENT_ENDPOINT_UID,
+      url,
+      description: 'ORBIT_OPERATIONAL_WEBHOOK_URL',
+      createdAt: now,
+      updatedAt: now,
+    });
+    const secret = wanted ?? generateSigningSecret();
+    await insertSigningSecret(deps, tx, { tenantId, endpointId: id }, secret, now);
+    return wanted === null ? secret : null;
+  }
+  if (existing.url !== url) await tx.update(endpoints).set({ url, updatedAt: now }).where(eq(endpoints.id, existing.id));
+  const owner = { tenantId: existing.tenantId, endpointId: existing.id };
+  const current = await currentSigningSecret(tx, deps.cipher, owner);
+  if (current === null || (wanted !== null && wanted !== current)) {
+    const secret = wanted ?? generateSigningSecret();
+    await replaceSigningSecret(deps, tx, owner, secret, now, now);
+    return wanted === null ? secret : null;
+  }
+  return null;
 }

@@ -35,6 +35,8 @@ export interface MessageView {
   nextAttemptAt: string | null;
   /** Why the delivery ended `failed` without an attempt (content expunged, endpoint disabled); else null. */
   failureReason: string | null;
+  /** Why a `pending` delivery has no attempt planned: it waits its turn at an ordered endpoint; else null. */
+  waitingReason: string | null;
   createdAt: string;
   deliveredAt: string | null;
 }
@@ -221,6 +223,8 @@ const deliveryColumns = {
   attemptCount: deliveries.attemptCount,
   nextAttemptAt: deliveries.nextAttemptAt,
   failureReason: deliveries.failureReason,
+  ordered: endpoints.ordered,
+  headMessageId: endpoints.headMessageId,
   createdAt: messages.createdAt,
   deliveredAt: deliveries.deliveredAt,
 };
@@ -239,8 +243,17 @@ interface DeliveryRow {
   attemptCount: number;
   nextAttemptAt: Date | null;
   failureReason: string | null;
+  ordered: boolean;
+  headMessageId: string | null;
   createdAt: Date;
   deliveredAt: Date | null;
+}
+
+/** A pending delivery with no next attempt waits behind its ordered endpoint's head (services/ordering.ts). */
+function waitingReason(row: DeliveryRow): string | null {
+  if (row.status !== 'pending' || row.nextAttemptAt !== null || !row.ordered) return null;
+  const behind = row.headMessageId !== null && row.headMessageId !== row.id ? ` behind ${row.headMessageId}` : '';
+  return `waiting${behind}: ordered delivery sends the next message once the one before it has succeeded or failed`;
 }
 
 function toMessageView(row: DeliveryRow): MessageView {
@@ -258,6 +271,7 @@ function toMessageView(row: DeliveryRow): MessageView {
     attemptCount: row.attemptCount,
     nextAttemptAt: iso(row.nextAttemptAt),
     failureReason: row.failureReason,
+    waitingReason: waitingReason(row),
     createdAt: row.createdAt.toISOString(),
     deliveredAt: iso(row.deliveredAt),
   };
@@ -438,6 +452,7 @@ export async function getMessage(deps: Pick<ServiceDeps, 'db'>, messageId: strin
         attemptCount: 0,
         nextAttemptAt: null,
         failureReason: null,
+        waitingReason: null,
         createdAt: message.createdAt.toISOString(),
         deliveredAt: null,
       };

@@ -5,7 +5,7 @@
  * transaction; one statement (or one short transaction when retries are planned) records the whole
  * batch afterwards. The two hot statements (load, record) go to postgres.js directly.
  */
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type postgres from 'postgres';
 import pkg from '../../package.json' with { type: 'json' };
 import { deliveries, endpoints, messages } from '../db/schema.ts';
@@ -18,8 +18,12 @@ import { newId } from '../lib/ids.ts';
 import { enqueueDeliveries, type DeliveryJob, type PlannedDelivery } from '../queue/delivery-queue.ts';
 import { createSender, type Sender } from '../sender/sender.ts';
 import type { ServiceDeps } from './deps.ts';
+import { applyHealthChanges, DEFAULT_DISABLE_AFTER_MS, healthChanges, type HealthSignal } from './endpoint-health.ts';
 import { observeAttempts, type RecordedAttempt } from './observe.ts';
+import { writeOperationalEvents, type OperationalEvent } from './operational.ts';
+import { advanceHeads, lockEndpoints } from './ordering.ts';
 import { signingSecretsFor } from './signing-secrets.ts';
+import { HORIZON_MS, LEAD_MS, reserveSlots, type ThrottleKey } from './throttle.ts';
 
 export const USER_AGENT = `Orbit/${pkg.version}`;
 
@@ -63,6 +67,18 @@ export interface LoadedDelivery {
   status: MessageStatus;
   /** Steps of the retry schedule already made (manual attempts excluded): tells a stale job. */
   steps: number;
+  /** Attempts made so far, manual ones included. */
+  attemptCount: number;
+  /** Pending without a job: waiting behind the head of its ordered endpoint. */
+  waiting: boolean;
+  /** Its endpoint delivers in order (docs/architecture.md, "Ordered delivery"). */
+  ordered: boolean;
+  /** The endpoint's own retry schedule (ms); null for the deployment's. */
+  retrySchedule: number[] | null;
+  /** The endpoint's auto-disable clock (epoch ms): its first failure after its last success; null while healthy. */
+  failingSinceMs: number | null;
+  /** The throttle it is sent under (its endpoint's rate, else its application's); null for none. */
+  throttle: ThrottleKey | null;
 }
 
 /** One attempt to record; names match the record statement's columns. */
@@ -135,17 +151,30 @@ interface RawDelivery {
   payload: string | null;
   status: MessageStatus;
   steps: number;
+  attempt_count: number;
+  waiting: boolean;
+  ordered: boolean;
+  retry_schedule: number[] | null;
+  failing_since_ms: number | null;
+  throttle_scope: 'endpoint' | 'app' | null;
+  throttle_id: string | null;
+  throttle_rate: number | null;
 }
 
 // A job queued before endpoints existed names no endpoint: it means the message's one delivery.
 const LOAD_DELIVERIES = `
   select d.message_id, d.endpoint_id, d.tenant_id, m.run_id, e.kind, e.url, e.headers, e.disabled,
     e.deleted_at is not null as deleted, m.payload,
-    d.status, d.steps
+    d.status, d.steps, d.attempt_count, d.status = 'pending' and d.next_attempt_at is null as waiting,
+    e.ordered, e.retry_schedule, extract(epoch from e.failing_since)::float8 * 1000 as failing_since_ms,
+    case when e.throttle_rate is not null then 'endpoint' when a.throttle_rate is not null then 'app' end as throttle_scope,
+    case when e.throttle_rate is not null then e.id else a.id end as throttle_id,
+    coalesce(e.throttle_rate, a.throttle_rate) as throttle_rate
   from unnest($1::text[], $2::text[]) as j(message_id, endpoint_id)
   join deliveries d on d.message_id = j.message_id and (j.endpoint_id is null or d.endpoint_id = j.endpoint_id)
   join messages m on m.id = d.message_id
-  join endpoints e on e.id = d.endpoint_id`;
+  join endpoints e on e.id = d.endpoint_id
+  left join applications a on a.id = e.app_id`;
 
 async function loadDeliveries(sql: postgres.Sql, jobs: readonly DeliveryJob[]): Promise<LoadedDelivery[]> {
   const rows = await sql.unsafe<RawDelivery[]>(
@@ -166,13 +195,27 @@ async function loadDeliveries(sql: postgres.Sql, jobs: readonly DeliveryJob[]): 
     payload: row.payload,
     status: row.status,
     steps: row.steps,
+    attemptCount: row.attempt_count,
+    waiting: row.waiting,
+    ordered: row.ordered,
+    retrySchedule: row.retry_schedule === null ? null : row.retry_schedule.map(Number),
+    failingSinceMs: row.failing_since_ms === null ? null : Number(row.failing_since_ms),
+    throttle:
+      row.throttle_scope === null || row.throttle_id === null || row.throttle_rate === null
+        ? null
+        : { scope: row.throttle_scope, id: row.throttle_id, rate: row.throttle_rate },
   }));
 }
 
 const keyOf = (messageId: string, endpointId: string): string => `${messageId} ${endpointId}`;
 
-/** A scheduled job runs only while its delivery is pending and its step is not done yet. */
+/**
+ * A scheduled job runs only while its delivery is pending and its step is not done yet. A delivery
+ * waiting behind its ordered endpoint's head is sent in its turn only (it gets its own job then): a
+ * job found for it now, manual or not, would overtake.
+ */
 function isDue(job: DeliveryJob, delivery: LoadedDelivery): boolean {
+  if (delivery.waiting) return false;
   if (!onSchedule(job.trigger)) return true;
   return delivery.status === 'pending' && job.step > delivery.steps;
 }
@@ -191,6 +234,8 @@ export interface ReadyDelivery {
   delivery: LoadedDelivery & { payload: string };
   /** The signing secrets, in clear, newest first: the endpoint's own, or its tenant's for a run webhook. */
   secrets: readonly string[];
+  /** Its throttle slot (`performance.now()` time): the attempt waits for it. Absent when not throttled. */
+  sendAt?: number;
 }
 
 export interface PreparedDeliveries {
@@ -199,6 +244,8 @@ export interface PreparedDeliveries {
   skipped: FetchedDelivery[];
   /** Cannot run now (no secret to sign with): fail these jobs so the queue runs them again later. */
   released: FetchedDelivery[];
+  /** Throttled with a slot too far off to wait for here: complete these and enqueue `next` (not an attempt). */
+  deferred: { job: FetchedDelivery; next: PlannedDelivery }[];
 }
 
 /** What one attempt produced: the row to record and the retry it plans, if any. */
@@ -208,6 +255,11 @@ export interface AttemptResult {
   retry: PlannedDelivery | null;
   /** Known in memory, for the attempt's log line. */
   runId: string | null;
+  /** What recording it must also do: move an ordered chain, the auto-disable clock, operational events. */
+  endpoint: { kind: EndpointKind; ordered: boolean; failingSinceMs: number | null };
+  tenantId: string;
+  /** Attempts of the delivery before this one, as loaded. */
+  attemptsBefore: number;
 }
 
 /**
@@ -216,7 +268,7 @@ export interface AttemptResult {
  * delivery that cannot be sent (content expunged, endpoint disabled) ends `failed` here, with why.
  */
 export async function prepareDeliveries(deps: DeliveryDeps, jobs: readonly FetchedDelivery[]): Promise<PreparedDeliveries> {
-  const prepared: PreparedDeliveries = { ready: [], skipped: [], released: [] };
+  const prepared: PreparedDeliveries = { ready: [], skipped: [], released: [], deferred: [] };
   if (jobs.length === 0) return prepared;
   const loaded = await loadDeliveries(deps.sql, jobs);
   const byMessage = new Map<string, LoadedDelivery[]>();
@@ -253,34 +305,93 @@ export async function prepareDeliveries(deps: DeliveryDeps, jobs: readonly Fetch
     })),
     deps.clock.now(),
   );
+  const ready: ReadyDelivery[] = [];
   for (const { job, delivery } of chosen.values()) {
     const own = secrets.get(delivery.kind === 'run' ? delivery.tenantId : delivery.endpointId) ?? [];
     if (own.length === 0 || delivery.payload === null) {
       deps.logger.error({ messageId: delivery.messageId, endpointId: delivery.endpointId }, 'no signing secret; delivery held back');
       prepared.released.push(job);
     } else {
-      prepared.ready.push({ job, delivery: { ...delivery, payload: delivery.payload }, secrets: own });
+      ready.push({ job, delivery: { ...delivery, payload: delivery.payload }, secrets: own });
     }
   }
+  await throttle(deps, ready, prepared);
   return prepared;
 }
 
 /**
+ * Gives each throttled delivery its slot (services/throttle.ts): near ones are ready with the time
+ * to wait for; far ones are deferred to a job that becomes due just before the slot and carries it.
+ */
+async function throttle(deps: DeliveryDeps, ready: readonly ReadyDelivery[], prepared: PreparedDeliveries): Promise<void> {
+  const throttled = ready.filter((each) => each.delivery.throttle !== null);
+  if (throttled.length === 0) {
+    prepared.ready.push(...ready);
+    return;
+  }
+  prepared.ready.push(...ready.filter((each) => each.delivery.throttle === null));
+  const slots = await reserveSlots(
+    deps.sql,
+    throttled.map((each) => ({ key: each.delivery.throttle as ThrottleKey, reservedAt: each.job.slot })),
+  );
+  const receivedAt = performance.now();
+  throttled.forEach((each, index) => {
+    const delay = slots.delays[index] as number;
+    if (delay <= HORIZON_MS) {
+      prepared.ready.push({ ...each, sendAt: receivedAt + delay });
+      return;
+    }
+    const { job, delivery } = each;
+    prepared.deferred.push({
+      job,
+      next: {
+        messageId: job.messageId,
+        endpointId: delivery.endpointId,
+        step: job.step,
+        trigger: job.trigger,
+        slot: Math.round(slots.nowMs + delay),
+        // PostgreSQL's time, as pg-boss compares it.
+        startAfter: new Date(slots.nowMs + delay - LEAD_MS),
+        url: delivery.url,
+      },
+    });
+  });
+}
+
+/**
  * Ends deliveries `failed` without an attempt, with the reason shown in the log. Only pending ones:
- * a delivery that succeeded meanwhile stays succeeded.
+ * a delivery that succeeded meanwhile stays succeeded. At an ordered endpoint the next message in
+ * line gets its turn, in the same transaction.
  */
 export async function closeDeliveries(
-  deps: Pick<ServiceDeps, 'sql'>,
+  deps: Pick<ServiceDeps, 'sql' | 'boss' | 'clock' | 'onEnqueued'>,
   closing: readonly { messageId: string; endpointId: string; reason: string }[],
 ): Promise<void> {
   if (closing.length === 0) return;
-  await deps.sql.unsafe(
-    `update deliveries d set status = 'failed', next_attempt_at = null, failure_reason = x.reason
-     from unnest($1::text[], $2::text[], $3::text[]) as x(message_id, endpoint_id, reason)
-     where d.message_id = x.message_id and d.endpoint_id = x.endpoint_id and d.status = 'pending'`,
-    [closing.map((each) => each.messageId), closing.map((each) => each.endpointId), closing.map((each) => each.reason)],
-    { prepare: true },
-  );
+  const jobs = await deps.sql.begin(async (tx) => {
+    // Ordered endpoints' rows first (the lock order of every chain move), then the deliveries.
+    const ordered = await tx.unsafe<{ id: string }[]>(
+      `select id from endpoints where id = any($1::text[]) and ordered order by id for update`,
+      [[...new Set(closing.map((each) => each.endpointId))]],
+      { prepare: true },
+    );
+    await tx.unsafe(
+      `update deliveries d set status = 'failed', next_attempt_at = null, failure_reason = x.reason
+       from unnest($1::text[], $2::text[], $3::text[]) as x(message_id, endpoint_id, reason)
+       where d.message_id = x.message_id and d.endpoint_id = x.endpoint_id and d.status = 'pending'`,
+      [closing.map((each) => each.messageId), closing.map((each) => each.endpointId), closing.map((each) => each.reason)],
+      { prepare: true },
+    );
+    if (ordered.length === 0) return [];
+    const next = await advanceHeads(
+      tx,
+      ordered.map((row) => row.id),
+      deps.clock.now(),
+    );
+    await enqueueDeliveries(deps.boss, next, { postgres: tx });
+    return next;
+  });
+  if (jobs.length > 0) deps.onEnqueued(jobs);
 }
 
 /**
@@ -290,6 +401,8 @@ export async function closeDeliveries(
  */
 export async function attemptDelivery(deps: DeliveryDeps, ready: ReadyDelivery): Promise<AttemptResult | null> {
   const { job, delivery } = ready;
+  // Throttled: wait for the slot (at most HORIZON_MS); cut short, nothing happened: run again later.
+  if (ready.sendAt !== undefined && !(await sleepUntil(ready.sendAt, job.signal))) return null;
   const record = await attemptOne(deps, ready);
   if (record === null) return null;
   const retry: PlannedDelivery | null =
@@ -303,19 +416,44 @@ export async function attemptDelivery(deps: DeliveryDeps, ready: ReadyDelivery):
           startAfter: new Date(record.next_attempt_at),
           url: delivery.url,
         };
-  return { jobId: job.jobId, record, retry, runId: delivery.runId };
+  return {
+    jobId: job.jobId,
+    record,
+    retry,
+    runId: delivery.runId,
+    endpoint: { kind: delivery.kind, ordered: delivery.ordered, failingSinceMs: delivery.failingSinceMs },
+    tenantId: delivery.tenantId,
+    attemptsBefore: delivery.attemptCount,
+  };
 }
 
-/** Records finished attempts in one statement, with their retries in the same transaction. */
+/** Resolves true at `performance.now() >= at`, false at once if `signal` aborts first. */
+function sleepUntil(at: number, signal: AbortSignal | undefined): Promise<boolean> {
+  const wait = at - performance.now();
+  if (signal?.aborted === true) return Promise.resolve(false);
+  if (wait <= 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', abort);
+      resolve(true);
+    }, wait);
+    const abort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal?.addEventListener('abort', abort, { once: true });
+  });
+}
+
+/**
+ * Records finished attempts in one statement, and in the same transaction what follows from them:
+ * their retries, the next message of an ordered endpoint whose head ended, the auto-disable clock,
+ * operational events. Batches of first-attempt successes (the hot path) stay one statement.
+ */
 export async function recordDeliveries(deps: DeliveryDeps, results: readonly AttemptResult[]): Promise<void> {
   if (results.length === 0) return;
-  const retries = results.flatMap((result) => (result.retry === null ? [] : [result.retry]));
   const runIds = new Map(results.map((result) => [result.record.message_id, result.runId]));
-  const recorded = await recordAttempts(
-    deps,
-    results.map((result) => result.record),
-    retries,
-  );
+  const recorded = await recordAttempts(deps, results);
   observeAttempts(
     deps,
     recorded.map((row) => ({ ...row, runId: runIds.get(row.messageId) ?? null })),
@@ -355,7 +493,8 @@ async function attemptOne(deps: DeliveryDeps, ready: ReadyDelivery): Promise<Att
   } else if (onSchedule(job.trigger)) {
     const delay = nextRetryDelay({
       attempt: job.step,
-      schedule: deps.delivery.retrySchedule,
+      // The endpoint's own schedule when it has one (a run webhook's `retrySchedule` too).
+      schedule: delivery.retrySchedule ?? deps.delivery.retrySchedule,
       jitter: deps.delivery.retryJitter,
       random: deps.random,
       responseStatus: sent.responseStatus,
@@ -452,7 +591,9 @@ const RECORD = `
     u.attempt_count as "attempt", i.trigger, i.outcome, i.response_status as "responseStatus",
     i.error_kind as "errorKind", i.duration_ms as "durationMs", u.status as "messageStatus",
     case when i.outcome = 'succeeded' and u.delivered_at = i.delivered_at
-      then extract(epoch from i.delivered_at - u.created_at)::float8 end as "latencySeconds"
+      then extract(epoch from i.delivered_at - u.created_at)::float8 end as "latencySeconds",
+    -- What the operational events need: which attempt, and whether the delivery ever succeeded.
+    i.attempt_id as "attemptId", u.delivered_at is not null as "delivered"
   from input i join updated u on u.message_id = i.message_id and u.endpoint_id = i.endpoint_id`;
 
 function recordParameters(records: readonly AttemptRecord[]): postgres.ParameterOrJSON<never>[] {
@@ -475,24 +616,105 @@ function roundsOf(records: readonly AttemptRecord[]): AttemptRecord[][] {
   return rounds;
 }
 
-type RecordedRow = Omit<RecordedAttempt, 'runId'>;
+type RecordedRow = Omit<RecordedAttempt, 'runId'> & {
+  attemptId: string;
+  /** The delivery has succeeded (by this attempt or before). */
+  delivered: boolean;
+};
 
-async function recordAttempts(
-  deps: DeliveryDeps,
-  records: readonly AttemptRecord[],
-  retries: readonly PlannedDelivery[],
-): Promise<RecordedRow[]> {
+async function recordAttempts(deps: DeliveryDeps, results: readonly AttemptResult[]): Promise<RecordedRow[]> {
+  const records = results.map((result) => result.record);
+  const retries = results.flatMap((result) => (result.retry === null ? [] : [result.retry]));
   const rounds = roundsOf(records);
+  const now = deps.clock.now();
+  const disableAfterMs = deps.delivery.endpointDisableAfterMs ?? DEFAULT_DISABLE_AFTER_MS;
+  // Ordered endpoints whose head ends here (succeeded, or failed for good): the next one goes.
+  const chains = [
+    ...new Set(
+      results.flatMap((result) =>
+        result.endpoint.ordered && (result.record.outcome === 'succeeded' || result.record.status === 'failed')
+          ? [result.record.endpoint_id]
+          : [],
+      ),
+    ),
+  ];
+  const health = healthChanges(
+    results.flatMap((result): HealthSignal[] =>
+      result.endpoint.kind === 'app'
+        ? [
+            {
+              endpointId: result.record.endpoint_id,
+              succeeded: result.record.outcome === 'succeeded',
+              failingSinceMs: result.endpoint.failingSinceMs,
+            },
+          ]
+        : [],
+    ),
+    now,
+    disableAfterMs,
+  );
+  const healthChanged = health.succeeded.length + health.failed.length > 0;
+  // An operational event may follow a failure, or a success after four failures; never at an operational endpoint.
+  const reportable = results.some(
+    (result) => result.endpoint.kind !== 'operational' && (result.record.outcome === 'failed' || result.attemptsBefore >= 4),
+  );
   // A single statement is atomic on its own: a transaction only when several must commit together.
-  if (retries.length === 0 && rounds.length === 1) {
+  if (retries.length === 0 && rounds.length === 1 && chains.length === 0 && !healthChanged && !reportable) {
     return [...(await deps.sql.unsafe<RecordedRow[]>(RECORD, recordParameters(records), { prepare: true }))];
   }
-  return deps.sql.begin(async (tx) => {
+  const { rows, woken } = await deps.sql.begin(async (tx) => {
+    // The chain's lock first, so a message arriving meanwhile is seen by the move below.
+    await lockEndpoints(tx, chains);
     const rows: RecordedRow[] = [];
     for (const round of rounds) rows.push(...(await tx.unsafe<RecordedRow[]>(RECORD, recordParameters(round), { prepare: true })));
-    if (retries.length > 0) await enqueueDeliveries(deps.boss, retries, { postgres: tx });
-    return rows;
+    const disabled = healthChanged ? await applyHealthChanges(tx, health, now, disableAfterMs) : [];
+    const promoted = await advanceHeads(tx, [...chains, ...disabled.map((endpoint) => endpoint.id)], now);
+    const events = reportable || disabled.length > 0 ? operationalEvents(results, rows, disabled) : [];
+    const reported = await writeOperationalEvents(tx, events, now);
+    const jobs = [...retries, ...promoted, ...reported];
+    if (jobs.length > 0) await enqueueDeliveries(deps.boss, jobs, { postgres: tx });
+    return { rows, woken: [...promoted, ...reported] };
   });
+  if (woken.length > 0) deps.onEnqueued(woken);
+  return rows;
+}
+
+/**
+ * The operational events recorded attempts make (Svix's rules): `message.attempt.exhausted` when a
+ * scheduled attempt leaves the delivery failed for good, `message.attempt.failing` at its 4th failed
+ * attempt, `message.attempt.recovered` when it first succeeds after that; `endpoint.disabled` for
+ * endpoints auto-disabled here.
+ */
+function operationalEvents(
+  results: readonly AttemptResult[],
+  rows: readonly RecordedRow[],
+  disabled: readonly { id: string; tenantId: string; failingSince: Date }[],
+): OperationalEvent[] {
+  const byAttempt = new Map(results.map((result) => [result.record.attempt_id, result]));
+  const events: OperationalEvent[] = [];
+  for (const row of rows) {
+    const result = byAttempt.get(row.attemptId);
+    if (result === undefined || result.endpoint.kind === 'operational') continue;
+    const attempt = Number(row.attempt);
+    let type: 'message.attempt.exhausted' | 'message.attempt.failing' | 'message.attempt.recovered' | null = null;
+    if (row.outcome === 'failed' && onSchedule(row.trigger) && row.messageStatus === 'failed') type = 'message.attempt.exhausted';
+    else if (row.outcome === 'failed' && !row.delivered && attempt === 4) type = 'message.attempt.failing';
+    else if (row.outcome === 'succeeded' && row.latencySeconds !== null && attempt >= 5) type = 'message.attempt.recovered';
+    if (type === null) continue;
+    events.push({
+      type,
+      tenantId: result.tenantId,
+      messageId: row.messageId,
+      endpointId: row.endpointId,
+      attemptId: row.attemptId,
+      responseStatus: result.record.response_status,
+      attemptedAt: new Date(result.record.started_at),
+    });
+  }
+  for (const endpoint of disabled) {
+    events.push({ type: 'endpoint.disabled', tenantId: endpoint.tenantId, endpointId: endpoint.id, failingSince: endpoint.failingSince });
+  }
+  return events;
 }
 
 /** What a manual retry answers with 202: the attempts are queued, not yet made. */
@@ -501,6 +723,8 @@ export interface ManualRetryAccepted {
   status: 'queued';
   /** The endpoints an attempt was queued for. */
   endpointIds: string[];
+  /** Ordered endpoints where the message waits its turn behind an earlier one: it is sent then, once. */
+  waitingAt: string[];
 }
 
 /**
@@ -515,7 +739,11 @@ export async function retryMessage(
   scope: { tenantId?: string | undefined; appId?: string | undefined; endpointId?: string | undefined } = {},
 ): Promise<ManualRetryAccepted> {
   const found = await deps.db
-    .select({ endpointId: deliveries.endpointId, url: endpoints.url })
+    .select({
+      endpointId: deliveries.endpointId,
+      url: endpoints.url,
+      waiting: sql<boolean>`${deliveries.status} = 'pending' and ${deliveries.nextAttemptAt} is null`,
+    })
     .from(deliveries)
     .innerJoin(messages, eq(messages.id, deliveries.messageId))
     .innerJoin(endpoints, eq(endpoints.id, deliveries.endpointId))
@@ -528,8 +756,17 @@ export async function retryMessage(
       ),
     );
   if (found.length === 0) throw notFound(scope.endpointId === undefined ? 'message' : 'message at this endpoint');
-  const jobs = found.map((row) => ({ messageId, endpointId: row.endpointId, step: 0, trigger: 'manual' as const, url: row.url }));
-  await enqueueDeliveries(deps.boss, jobs);
-  deps.onEnqueued(jobs);
-  return { messageId, status: 'queued', endpointIds: found.map((row) => row.endpointId) };
+  // Waiting behind an ordered endpoint's head: an attempt now would overtake, and it is sent in its turn anyway.
+  const now = found.filter((row) => !row.waiting);
+  const jobs = now.map((row) => ({ messageId, endpointId: row.endpointId, step: 0, trigger: 'manual' as const, url: row.url }));
+  if (jobs.length > 0) {
+    await enqueueDeliveries(deps.boss, jobs);
+    deps.onEnqueued(jobs);
+  }
+  return {
+    messageId,
+    status: 'queued',
+    endpointIds: now.map((row) => row.endpointId),
+    waitingAt: found.filter((row) => row.waiting).map((row) => row.endpointId),
+  };
 }

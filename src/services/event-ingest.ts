@@ -20,6 +20,7 @@ import { newId } from '../lib/ids.ts';
 import { enqueueDeliveries, type PlannedDelivery } from '../queue/delivery-queue.ts';
 import type { runs } from '../db/schema.ts';
 import type { ServiceDeps } from './deps.ts';
+import { liveHeads, lockEndpoints, setHeads } from './ordering.ts';
 
 export type RunRow = typeof runs.$inferSelect;
 
@@ -227,12 +228,13 @@ interface AppEndpoint {
   filter_types: string[] | null;
   channels: string[] | null;
   disabled: boolean;
+  ordered: boolean;
 }
 
 // Locked in id order, so two batches sharing runs never deadlock.
 const LOCK_RUNS = `select * from runs where id = any($1::text[]) order by id for update`;
 
-const APP_ENDPOINTS = `select id, app_id, url, filter_types, channels, disabled from endpoints
+const APP_ENDPOINTS = `select id, app_id, url, filter_types, channels, disabled, ordered from endpoints
   where app_id = any($1::text[]) and kind = 'app' and deleted_at is null order by id`;
 
 /**
@@ -265,9 +267,10 @@ const WRITE_BATCH = `
       as x(id, tenant_id, app_id, run_id, workflow_id, event_id, event_type, channels, payload)
     returning id
   ), new_deliveries as (
+    -- A delivery waiting behind an ordered endpoint's head has no next attempt (and no job) yet.
     insert into deliveries (message_id, endpoint_id, tenant_id, status, next_attempt_at, created_at)
-    select x.message_id, x.endpoint_id, x.tenant_id, 'pending', $8::timestamptz, $8::timestamptz
-    from unnest($24::text[], $25::text[], $26::text[]) as x(message_id, endpoint_id, tenant_id)
+    select x.message_id, x.endpoint_id, x.tenant_id, 'pending', case when x.waiting then null else $8::timestamptz end, $8::timestamptz
+    from unnest($24::text[], $25::text[], $26::text[], $28::bool[]) as x(message_id, endpoint_id, tenant_id, waiting)
     returning message_id
   )
   select m.run_id, d.status, count(*)::int as n from messages m join deliveries d on d.message_id = m.id
@@ -302,13 +305,32 @@ async function applyBatch(
   const current = new Map(locked.map((raw) => [raw.id, toRunRow(raw)]));
   const endpointsOf = new Map<string, AppEndpoint[]>();
   for (const endpoint of appEndpoints) endpointsOf.set(endpoint.app_id, [...(endpointsOf.get(endpoint.app_id) ?? []), endpoint]);
+
+  // Ordered endpoints (docs/architecture.md, "Ordered delivery"): lock their rows, then see which
+  // have a live head. A new delivery goes now only when its endpoint has none; the others wait.
+  const orderedIds = [
+    ...locked.flatMap((raw) => (raw.webhook?.ordered === true && raw.endpoint_id !== null ? [raw.endpoint_id] : [])),
+    ...appEndpoints.flatMap((endpoint) => (endpoint.ordered ? [endpoint.id] : [])),
+  ];
+  const ordered = new Set(orderedIds);
+  const headed = ordered.size > 0 ? await liveHeads(tx, await lockEndpoints(tx, orderedIds)) : new Set<string>();
+  const newHeads = new Map<string, string>();
+  /** Whether a new delivery to this endpoint waits (ordered, behind a head); makes it the head otherwise. */
+  const waits = (endpointId: string, messageId: string): boolean => {
+    if (!ordered.has(endpointId)) return false;
+    if (headed.has(endpointId)) return true;
+    headed.add(endpointId);
+    newHeads.set(endpointId, messageId);
+    return false;
+  };
+  // Taken after the locks, so a later batch's messages are stamped later than an earlier one's.
   const now = deps.clock.now();
 
   const changed = new Set<string>();
   const runUpdates = new Columns(['id', 'status', 'completedNodes', 'failedNodes', 'error', 'startedAt', 'finishedAt']);
   const eventRows = new Columns(['id', 'tenantId', 'runId', 'type', 'data', 'error']);
   const messageRows = new Columns(['id', 'tenantId', 'appId', 'runId', 'workflowId', 'eventId', 'eventType', 'channels', 'payload']);
-  const deliveryRows = new Columns(['messageId', 'endpointId', 'tenantId']);
+  const deliveryRows = new Columns(['messageId', 'endpointId', 'tenantId', 'waiting']);
   const newDeliveries = new Map<string, number>();
   const jobs: PlannedDelivery[] = [];
   const outcomes: Outcome[] = [];
@@ -336,8 +358,9 @@ async function applyBatch(
           : endpoint.id === message.onlyEndpointId,
       );
       for (const endpoint of targets) {
-        deliveryRows.push({ messageId: id, endpointId: endpoint.id, tenantId: request.tenantId });
-        jobs.push({ messageId: id, endpointId: endpoint.id, step: 1, trigger: 'scheduled', url: endpoint.url });
+        const waiting = waits(endpoint.id, id);
+        deliveryRows.push({ messageId: id, endpointId: endpoint.id, tenantId: request.tenantId, waiting });
+        if (!waiting) jobs.push({ messageId: id, endpointId: endpoint.id, step: 1, trigger: 'scheduled', url: endpoint.url });
       }
       outcomes.push({ ok: { ...content, id, appId: request.appId, createdAt: now, endpointIds: targets.map((endpoint) => endpoint.id) } });
       continue;
@@ -394,9 +417,10 @@ async function applyBatch(
         channels: null,
         payload,
       });
-      deliveryRows.push({ messageId, endpointId: row.endpointId, tenantId });
+      const waiting = waits(row.endpointId, messageId);
+      deliveryRows.push({ messageId, endpointId: row.endpointId, tenantId, waiting });
       newDeliveries.set(runId, (newDeliveries.get(runId) ?? 0) + 1);
-      jobs.push({ messageId, endpointId: row.endpointId, step: 1, trigger: 'scheduled', url: webhook.url });
+      if (!waiting) jobs.push({ messageId, endpointId: row.endpointId, step: 1, trigger: 'scheduled', url: webhook.url });
     }
     outcomes.push({ ok: { eventId, messageId, createdAt: now, run: updated, deliveries: { pending: 0, succeeded: 0, failed: 0 } } });
   }
@@ -446,12 +470,14 @@ async function applyBatch(
     d.endpointId,
     d.tenantId,
     [...changed],
+    d.waiting,
   ];
   const counts = await tx.unsafe<{ run_id: string; status: keyof DeliveryCounts; n: number }[]>(
     WRITE_BATCH,
     parameters as postgres.ParameterOrJSON<never>[],
     { prepare: true },
   );
+  await setHeads(tx, newHeads);
   if (jobs.length > 0) await enqueueDeliveries(deps.boss, jobs, { postgres: tx });
 
   const byRun = new Map<string, DeliveryCounts>();

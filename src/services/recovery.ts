@@ -13,13 +13,17 @@
  * never enqueued (the schedule stopped before it), so its deterministic job id is fresh and a
  * repeated batch is still idempotent. If it fails, the schedule decides again: an exhausted message
  * is `failed` again at once; one stopped early by a 410 resumes its remaining delays.
+ *
+ * At an ordered endpoint a recovered delivery does not go at once: it waits in line, and the chain
+ * (services/ordering.ts) sends the waiting ones one at a time in creation order.
  */
-import { and, desc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
-import { deliveries, endpoints, tenants } from '../db/schema.ts';
+import { and, desc, eq, gte, lt, sql } from 'drizzle-orm';
+import { deliveries, tenants } from '../db/schema.ts';
 import { notFound, validationFailed } from '../domain/errors.ts';
 import { analyzeDeliveryQueues } from '../queue/boss.ts';
-import { enqueueDeliveries } from '../queue/delivery-queue.ts';
+import { enqueueDeliveries, type PlannedDelivery } from '../queue/delivery-queue.ts';
 import type { ServiceDeps } from './deps.ts';
+import { advanceHeads } from './ordering.ts';
 
 export interface RecoverInput {
   since: Date;
@@ -92,41 +96,45 @@ async function requeueAll(deps: ServiceDeps, window: ReturnType<typeof and>, bat
       .limit(batchSize);
     if (picked.length === 0) break;
     const now = deps.clock.now();
-    const requeued = await deps.db.transaction(async (tx) => {
-      // Still failed under the row lock (a manual retry may have delivered it meanwhile).
-      const rows = await tx
-        .update(deliveries)
-        .set({ status: 'pending', nextAttemptAt: now, failureReason: null })
-        .where(
-          and(
-            inArray(
-              sql`(${deliveries.messageId}, ${deliveries.endpointId})`,
-              picked.map((row) => sql`(${row.messageId}, ${row.endpointId})`),
-            ),
-            eq(deliveries.status, 'failed'),
-          ),
-        )
-        .returning({ messageId: deliveries.messageId, endpointId: deliveries.endpointId, steps: deliveries.steps });
-      const urls = new Map(
-        (
-          await tx
-            .select({ id: endpoints.id, url: endpoints.url })
-            .from(endpoints)
-            .where(inArray(endpoints.id, [...new Set(rows.map((row) => row.endpointId))]))
-        ).map((row) => [row.id, row.url]),
+    const requeued = await deps.sql.begin(async (tx) => {
+      // Ordered endpoints' rows first (the lock order of every chain move).
+      const ordered = await tx.unsafe<{ id: string }[]>(
+        `select id from endpoints where id = any($1::text[]) and ordered order by id for update`,
+        [[...new Set(picked.map((row) => row.endpointId))]],
+        { prepare: true },
       );
-      const jobs = rows.map((row) => ({
-        messageId: row.messageId,
-        endpointId: row.endpointId,
-        step: row.steps + 1,
-        trigger: 'recover' as const,
-        url: urls.get(row.endpointId),
-      }));
-      await enqueueDeliveries(deps.boss, jobs, { drizzle: tx });
-      return jobs;
+      // Still failed under the row lock (a manual retry may have delivered it meanwhile). At an
+      // ordered endpoint it waits in line (by creation order) rather than going at once.
+      const rows = await tx.unsafe<{ message_id: string; endpoint_id: string; steps: number; url: string; ordered: boolean }[]>(
+        `update deliveries d set status = 'pending', failure_reason = null,
+           next_attempt_at = case when e.ordered then null else $3::timestamptz end
+         from unnest($1::text[], $2::text[]) as x(message_id, endpoint_id), endpoints e
+         where d.message_id = x.message_id and d.endpoint_id = x.endpoint_id and d.status = 'failed' and e.id = d.endpoint_id
+         returning d.message_id, d.endpoint_id, d.steps, e.url, e.ordered`,
+        [picked.map((row) => row.messageId), picked.map((row) => row.endpointId), now.toISOString()],
+        { prepare: true },
+      );
+      const jobs: PlannedDelivery[] = rows
+        .filter((row) => !row.ordered)
+        .map((row) => ({
+          messageId: row.message_id,
+          endpointId: row.endpoint_id,
+          step: row.steps + 1,
+          trigger: 'recover' as const,
+          url: row.url,
+        }));
+      jobs.push(
+        ...(await advanceHeads(
+          tx,
+          ordered.map((row) => row.id),
+          now,
+        )),
+      );
+      await enqueueDeliveries(deps.boss, jobs, { postgres: tx });
+      return { jobs, count: rows.length };
     });
-    total += requeued.length;
-    if (requeued.length > 0) deps.onEnqueued(requeued);
+    total += requeued.count;
+    if (requeued.jobs.length > 0) deps.onEnqueued(requeued.jobs);
     const last = picked.at(-1);
     if (picked.length < batchSize || !last) break;
     after = { at: last.at, id: last.messageId, endpointId: last.endpointId };

@@ -4,6 +4,7 @@ import { deliveries, endpoints, idempotencyKeys, messages, runs, type WebhookCon
 import type { Queryable } from '../db/client.ts';
 import { notFound, OrbitError } from '../domain/errors.ts';
 import type { EventType, ReportedEvent, RunStatus } from '../domain/run.ts';
+import { parseRetrySchedule } from '../domain/schedule.ts';
 import { newId } from '../lib/ids.ts';
 import type { ServiceDeps } from './deps.ts';
 import { ingestEvent, type DeliveryCounts } from './event-ingest.ts';
@@ -27,8 +28,26 @@ export interface RunView {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
-  webhook: { url: string; events: string[]; metadata: Record<string, unknown> | null } | null;
+  webhook: WebhookView | null;
   deliveries: DeliveryCounts;
+}
+
+/** A run's webhook as the API shows it; the delivery-control fields only when the run set them. */
+export interface WebhookView {
+  url: string;
+  events: string[];
+  metadata: Record<string, unknown> | null;
+  ordered?: true;
+  throttleRate?: number;
+  retrySchedule?: string;
+}
+
+function toWebhookView(webhook: WebhookView | WebhookConfig): WebhookView {
+  const view: WebhookView = { url: webhook.url, events: webhook.events, metadata: webhook.metadata };
+  if (webhook.ordered === true) view.ordered = true;
+  if (typeof webhook.throttleRate === 'number') view.throttleRate = webhook.throttleRate;
+  if (typeof webhook.retrySchedule === 'string') view.retrySchedule = webhook.retrySchedule;
+  return view;
 }
 
 export interface EventAccepted {
@@ -57,7 +76,7 @@ function toRunView(row: RunRow, deliveries: DeliveryCounts): RunView {
     createdAt: row.createdAt.toISOString(),
     startedAt: iso(row.startedAt),
     finishedAt: iso(row.finishedAt),
-    webhook: row.webhook ? { url: row.webhook.url, events: row.webhook.events, metadata: row.webhook.metadata } : null,
+    webhook: row.webhook ? toWebhookView(row.webhook) : null,
     deliveries,
   };
 }
@@ -76,7 +95,7 @@ function storedRunView(stored: RunView): RunView {
     createdAt: stored.createdAt,
     startedAt: stored.startedAt,
     finishedAt: stored.finishedAt,
-    webhook: webhook ? { url: webhook.url, events: webhook.events, metadata: webhook.metadata } : null,
+    webhook: webhook ? toWebhookView(webhook) : null,
     deliveries: { pending: deliveries.pending, succeeded: deliveries.succeeded, failed: deliveries.failed },
   };
 }
@@ -183,6 +202,9 @@ export async function createRun(
         url: webhook.url,
         filterTypes: webhook.events,
         headers: webhook.headers,
+        ordered: webhook.ordered ?? false,
+        throttleRate: webhook.throttleRate ?? null,
+        retrySchedule: typeof webhook.retrySchedule === 'string' ? parseRetrySchedule(webhook.retrySchedule) : null,
         createdAt: now,
         updatedAt: now,
       });

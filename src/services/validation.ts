@@ -1,6 +1,7 @@
 import { OrbitError, type ErrorDetail } from '../domain/errors.ts';
 import { jsonBytes, LIMITS, unstorableJson, unstorableText } from '../domain/limits.ts';
 import { EVENT_TYPES, type ReportedEvent } from '../domain/run.ts';
+import { formatRetrySchedule, parseRetrySchedule, RETRY_SCHEDULE_RULE } from '../domain/schedule.ts';
 import { customHeaderProblems, webhookUrlProblem, type WebhookUrlRules } from '../domain/webhook.ts';
 import type { WebhookConfig } from '../db/schema.ts';
 
@@ -9,6 +10,9 @@ export interface WebhookInput {
   events?: readonly string[] | undefined;
   metadata?: Record<string, unknown> | null | undefined;
   headers?: Record<string, string> | undefined;
+  ordered?: boolean | undefined;
+  throttleRate?: number | null | undefined;
+  retrySchedule?: string | readonly string[] | null | undefined;
 }
 
 export interface RunInput {
@@ -46,10 +50,31 @@ export function validateRunInput(rules: WebhookUrlRules, input: RunInput): Webho
       details.push({ path: name ? `body.webhook.headers.${name}` : 'body.webhook.headers', message });
     }
   }
+  const retrySchedule = webhook ? retryScheduleText(webhook.retrySchedule) : null;
+  if (retrySchedule === undefined) details.push({ path: 'body.webhook.retrySchedule', message: `must be ${RETRY_SCHEDULE_RULE}` });
   if (details.length > 0) fail(details);
   if (!webhook) return null;
   const events = webhook.events ? EVENT_TYPES.filter((type) => webhook.events?.includes(type)) : [...EVENT_TYPES];
-  return { url: webhook.url, events, metadata: webhook.metadata ?? null, headers: webhook.headers ?? {} };
+  return {
+    url: webhook.url,
+    events,
+    metadata: webhook.metadata ?? null,
+    headers: webhook.headers ?? {},
+    ordered: webhook.ordered ?? false,
+    throttleRate: webhook.throttleRate ?? null,
+    retrySchedule: retrySchedule ?? null,
+  };
+}
+
+/**
+ * A retry schedule given as text (`1s,5s,30s`) or a list of durations, in its normal text form;
+ * null when not given; undefined when invalid (same syntax and limits as ORBIT_RETRY_SCHEDULE).
+ */
+export function retryScheduleText(value: string | readonly string[] | null | undefined): string | null | undefined {
+  if (value === null || value === undefined) return null;
+  const text = typeof value === 'string' ? value : value.join(',');
+  const schedule = parseRetrySchedule(text);
+  return schedule === null ? undefined : formatRetrySchedule(schedule);
 }
 
 export function validateEvent(event: ReportedEvent): void {

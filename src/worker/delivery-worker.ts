@@ -6,7 +6,7 @@
  * (fair-share.ts, peers.ts). docs/architecture.md, "The delivery worker", tells the whole story.
  */
 import { analyzeDeliveryQueues, HOLD_FACTOR } from '../queue/boss.ts';
-import { DELIVERY_QUEUES, wakeTargets, type PlannedDelivery } from '../queue/delivery-queue.ts';
+import { DELIVERY_QUEUES, replaceJobs, wakeTargets, type PlannedDelivery } from '../queue/delivery-queue.ts';
 import {
   attemptDelivery,
   earliestRetry,
@@ -82,6 +82,8 @@ export async function startDeliveryWorker(deps: DeliveryDeps, options: DeliveryW
       prepare: (jobs) => prepareDeliveries(deps, jobs),
       attempt: (ready) => attemptDelivery(deps, ready),
       settle: (settlement) => batcher.add(settlement),
+      // Due again LEAD_MS before their slots (services/throttle.ts): the loops' polls find them in time.
+      replace: (queue, items) => replaceJobs(boss, deps.sql, queue, items),
       fetchedMuch() {
         const now = Date.now();
         if (now - lastAnalyze < ANALYZE_EVERY_MS) return;

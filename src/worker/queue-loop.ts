@@ -7,7 +7,7 @@
 import type { Job, JobAttempt, PgBoss } from 'pg-boss';
 import type { Logger } from '../lib/logger.ts';
 import { HOLD_FACTOR } from '../queue/boss.ts';
-import { parseDeliveryJob } from '../queue/delivery-queue.ts';
+import { parseDeliveryJob, type PlannedDelivery } from '../queue/delivery-queue.ts';
 import type { AttemptResult, FetchedDelivery, PreparedDeliveries, ReadyDelivery } from '../services/delivery.ts';
 import { delayAfterFailure, FULL, planAfterFetch, waitBeforeFetch, SLOW_FETCH_MS, type FetchPlan } from './fetch-policy.ts';
 import { NO_ORIGIN, OriginSlots, type OriginLimits } from './origin-slots.ts';
@@ -44,6 +44,11 @@ export interface QueueLoopOptions {
   prepare(jobs: FetchedDelivery[]): Promise<PreparedDeliveries>;
   attempt(ready: ReadyDelivery): Promise<AttemptResult | null>;
   settle(settlement: ClaimSettlement): void;
+  /**
+   * Completes the claimed jobs and enqueues their replacements in one transaction (a throttled
+   * delivery handed back to wait for its slot); rejects when that failed and nothing changed.
+   */
+  replace(queue: string, items: { attempt: JobAttempt; next: PlannedDelivery }[]): Promise<void>;
   /** Called after a full or slow fetch: the queue's planner statistics may be stale. */
   fetchedMuch(): void;
 }
@@ -158,11 +163,26 @@ export class QueueLoop {
     }
     for (const job of prepared.skipped) this.options.settle({ claim: claimOf(job), outcome: 'completed', result: null });
     for (const job of prepared.released) this.options.settle({ claim: claimOf(job), outcome: 'failed', result: null });
+    if (prepared.deferred.length > 0) void this.defer(prepared.deferred.map(({ job, next }) => ({ claim: claimOf(job), next })));
     for (const ready of prepared.ready) {
       const claim = claimOf(ready.job);
       this.slots.enqueue(claim.origin, { claim, ready });
     }
     this.pump();
+  }
+
+  /** Hands throttled jobs back to the queue to run at their slot: not an attempt, not a failure. */
+  private async defer(items: readonly { claim: Claim; next: PlannedDelivery }[]): Promise<void> {
+    try {
+      await this.options.replace(
+        this.name,
+        items.map(({ claim, next }) => ({ attempt: claim.job, next })),
+      );
+      for (const { claim } of items) this.forget(claim);
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'handing throttled jobs back failed; they run again later');
+      for (const { claim } of items) this.options.settle({ claim, outcome: 'failed', result: null });
+    }
   }
 
   /** Starts waiting attempts while the loop and their origins have slots. */

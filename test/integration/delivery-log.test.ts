@@ -397,6 +397,7 @@ describe('GET /v1/admin/messages and /v1/admin/attempts over HTTP', () => {
       attemptCount: expect.any(Number),
       nextAttemptAt: null,
       failureReason: null,
+      waitingReason: null,
       createdAt: expect.stringMatching(/Z$/),
       deliveredAt: null,
     });

@@ -82,6 +82,9 @@ export const MessageSchema = z
       .string()
       .nullable()
       .openapi({ description: 'why the delivery ended failed without an attempt (content expunged, endpoint disabled)' }),
+    waitingReason: z.string().nullable().openapi({
+      description: 'why a pending delivery has no attempt planned yet: it waits its turn at an ordered endpoint (null otherwise)',
+    }),
     createdAt: z.string(),
     deliveredAt: z.string().nullable(),
   })
