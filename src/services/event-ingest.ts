@@ -267,10 +267,10 @@ const WRITE_BATCH = `
       as x(id, tenant_id, app_id, run_id, workflow_id, event_id, event_type, channels, payload)
     returning id
   ), new_deliveries as (
-    -- A delivery waiting behind an ordered endpoint's head has no next attempt (and no job) yet.
+    -- A delivery waiting behind an ordered endpoint's head (waiting = 1) has no next attempt, nor a job, yet.
     insert into deliveries (message_id, endpoint_id, tenant_id, status, next_attempt_at, created_at)
-    select x.message_id, x.endpoint_id, x.tenant_id, 'pending', case when x.waiting then null else $8::timestamptz end, $8::timestamptz
-    from unnest($24::text[], $25::text[], $26::text[], $28::bool[]) as x(message_id, endpoint_id, tenant_id, waiting)
+    select x.message_id, x.endpoint_id, x.tenant_id, 'pending', case when x.waiting = 1 then null else $8::timestamptz end, $8::timestamptz
+    from unnest($24::text[], $25::text[], $26::text[], $28::int[]) as x(message_id, endpoint_id, tenant_id, waiting)
     returning message_id
   )
   select m.run_id, d.status, count(*)::int as n from messages m join deliveries d on d.message_id = m.id
@@ -359,7 +359,7 @@ async function applyBatch(
       );
       for (const endpoint of targets) {
         const waiting = waits(endpoint.id, id);
-        deliveryRows.push({ messageId: id, endpointId: endpoint.id, tenantId: request.tenantId, waiting });
+        deliveryRows.push({ messageId: id, endpointId: endpoint.id, tenantId: request.tenantId, waiting: waiting ? 1 : 0 });
         if (!waiting) jobs.push({ messageId: id, endpointId: endpoint.id, step: 1, trigger: 'scheduled', url: endpoint.url });
       }
       outcomes.push({ ok: { ...content, id, appId: request.appId, createdAt: now, endpointIds: targets.map((endpoint) => endpoint.id) } });
@@ -418,7 +418,7 @@ async function applyBatch(
         payload,
       });
       const waiting = waits(row.endpointId, messageId);
-      deliveryRows.push({ messageId, endpointId: row.endpointId, tenantId, waiting });
+      deliveryRows.push({ messageId, endpointId: row.endpointId, tenantId, waiting: waiting ? 1 : 0 });
       newDeliveries.set(runId, (newDeliveries.get(runId) ?? 0) + 1);
       if (!waiting) jobs.push({ messageId, endpointId: row.endpointId, step: 1, trigger: 'scheduled', url: webhook.url });
     }

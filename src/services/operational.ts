@@ -24,7 +24,7 @@ export const OPERATIONAL_EVENT_TYPES = [
   'endpoint.updated',
   'endpoint.deleted',
 ] as const;
-export type OperationalEventType = (typeof OPERATIONAL_EVENT_TYPES)[number];
+type OperationalEventType = (typeof OPERATIONAL_EVENT_TYPES)[number];
 
 /**
  * The `uid` of the deployment's operational endpoint (ORBIT_OPERATIONAL_WEBHOOK_URL). The colon
@@ -34,7 +34,7 @@ export const DEPLOYMENT_ENDPOINT_UID = 'orbit:deployment';
 
 /** A failed or recovered delivery: `message.attempt.*`. */
 export interface AttemptEvent {
-  type: 'message.attempt.exhausted' | 'message.attempt.failing' | 'message.attempt.recovered';
+  type: Extract<OperationalEventType, `message.${string}`>;
   tenantId: string;
   messageId: string;
   endpointId: string;
@@ -46,7 +46,7 @@ export interface AttemptEvent {
 
 /** Something that happened to an application's endpoint: `endpoint.*`. */
 export interface EndpointEvent {
-  type: 'endpoint.disabled' | 'endpoint.created' | 'endpoint.updated' | 'endpoint.deleted';
+  type: Extract<OperationalEventType, `endpoint.${string}`>;
   tenantId: string;
   endpointId: string;
   /** `endpoint.disabled`: the first failure after its last success. */

@@ -101,28 +101,3 @@ const ADVANCE = `
   )
   -- Data-modifying CTEs run whether or not they are read.
   select n.message_id, n.endpoint_id, n.steps, n.url from next n`;
-
-/**
- * Ends the chain of an endpoint that is no longer ordered: every waiting delivery gets its job now
- * (the endpoint row must be locked, or being updated, in this transaction).
- */
-export async function releaseWaiting(tx: Tx, endpointId: string, now: Date): Promise<PlannedDelivery[]> {
-  const rows = await tx.unsafe<{ message_id: string; steps: number; url: string }[]>(
-    `with released as (
-       update deliveries d set next_attempt_at = $2::timestamptz
-       where d.endpoint_id = $1 and d.status = 'pending' and d.next_attempt_at is null
-       returning d.message_id, d.steps
-     ), cleared as (
-       update endpoints set head_message_id = null where id = $1 returning url
-     )
-     select r.message_id, r.steps, c.url from released r cross join cleared c`,
-    [endpointId, now.toISOString()],
-  );
-  return rows.map((row) => ({
-    messageId: row.message_id,
-    endpointId,
-    step: row.steps + 1,
-    trigger: row.steps > 0 ? 'recover' : 'scheduled',
-    url: row.url,
-  }));
-}

@@ -4,7 +4,7 @@
  * row of the throttle's key — the endpoint when it has a rate of its own (a run's webhook too),
  * else its application. Reserving n slots is one UPDATE that moves the TAT n intervals past
  * max(TAT, now) and tells where the first slot is. A worker sends at its slot: it waits locally
- * when the slot is near (under HORIZON_MS), else it hands the job back to the queue to run just
+ * when the slot is near (within HORIZON_MS; holding no connection slot meanwhile), else it hands the job back to the queue to run just
  * before the slot, carrying the slot with it so it is not reserved twice. Throttled messages
  * wait; they never fail for it, and waiting is never an attempt. Only throttled deliveries pay
  * the statement. Times are PostgreSQL's, so workers on machines with skewed clocks agree.
@@ -12,9 +12,12 @@
 import type postgres from 'postgres';
 
 /** A slot nearer than this is waited for in the worker; a later one goes back to the queue. */
-export const HORIZON_MS = 1_000;
-/** A handed-back job becomes due this long before its slot, so a polling delay never makes it late. */
-export const LEAD_MS = 1_000;
+export const HORIZON_MS = 2_000;
+/**
+ * A handed-back job becomes due this long before its slot, so that the queue's poll (every second
+ * at most) fetches it before the slot, and the worker then waits for the slot itself.
+ */
+export const LEAD_MS = 1_500;
 
 export type ThrottleScope = 'endpoint' | 'app';
 

@@ -62,6 +62,8 @@ export class QueueLoop {
   readonly slots: OriginSlots<{ claim: Claim; ready: ReadyDelivery }>;
   private readonly options: QueueLoopOptions;
   private readonly waker = createWaker();
+  /** Throttled attempts waiting for their slot before they queue for their origin (they hold no origin slot meanwhile). */
+  private readonly delayed = new Map<Claim, { timer: NodeJS.Timeout; ready: ReadyDelivery }>();
   private plan: FetchPlan = { mode: 'now', backoffMs: 0 };
   private lastFetchEnd = 0;
   private stopping = false;
@@ -109,6 +111,11 @@ export class QueueLoop {
   }
 
   handBackWaiting(): void {
+    for (const [claim, { timer }] of this.delayed) {
+      clearTimeout(timer);
+      this.options.settle({ claim, outcome: 'failed', result: null });
+    }
+    this.delayed.clear();
     for (const { claim } of this.slots.drainWaiting()) this.options.settle({ claim, outcome: 'failed', result: null });
   }
 
@@ -166,9 +173,21 @@ export class QueueLoop {
     if (prepared.deferred.length > 0) void this.defer(prepared.deferred.map(({ job, next }) => ({ claim: claimOf(job), next })));
     for (const ready of prepared.ready) {
       const claim = claimOf(ready.job);
-      this.slots.enqueue(claim.origin, { claim, ready });
+      const wait = ready.sendAt === undefined ? 0 : ready.sendAt - performance.now();
+      if (wait > 1) this.delay(claim, ready, wait);
+      else this.slots.enqueue(claim.origin, { claim, ready });
     }
     this.pump();
+  }
+
+  /** A throttled attempt queues for its origin at its slot, not before. */
+  private delay(claim: Claim, ready: ReadyDelivery, wait: number): void {
+    const timer = setTimeout(() => {
+      if (!this.delayed.delete(claim)) return;
+      this.slots.enqueue(claim.origin, { claim, ready });
+      this.pump();
+    }, wait);
+    this.delayed.set(claim, { timer, ready });
   }
 
   /** Hands throttled jobs back to the queue to run at their slot: not an attempt, not a failure. */

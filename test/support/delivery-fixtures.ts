@@ -5,7 +5,7 @@
 import { asc, eq } from 'drizzle-orm';
 import type { PgBoss } from 'pg-boss';
 import { openDatabase, type DatabaseHandle, type Queryable } from '../../src/db/client.ts';
-import { attempts, deliveries, endpoints, messages, signingSecrets, tenants } from '../../src/db/schema.ts';
+import { applications, attempts, deliveries, endpoints, messages, signingSecrets, tenants } from '../../src/db/schema.ts';
 import { parseCidrList } from '../../src/domain/network.ts';
 import { generateSigningSecret } from '../../src/domain/signing.ts';
 import { createSecretCipher } from '../../src/lib/cipher.ts';
@@ -25,6 +25,8 @@ export interface HarnessOptions {
   retrySchedule?: number[];
   retryJitter?: number;
   deliveryTimeoutMs?: number;
+  /** ORBIT_ENDPOINT_DISABLE_AFTER in ms (default 5 days). */
+  endpointDisableAfterMs?: number;
   concurrency?: number;
   /** Default true; false to drive `prepareDeliveries` and `attemptDelivery` by hand. */
   worker?: boolean;
@@ -51,6 +53,7 @@ export async function startDeliveryHarness(options: HarnessOptions = {}): Promis
     retrySchedule: options.retrySchedule ?? [20, 20, 20, 20, 20],
     retryJitter: options.retryJitter ?? 0,
     deliveryTimeoutMs: options.deliveryTimeoutMs ?? 2_000,
+    ...(options.endpointDisableAfterMs === undefined ? {} : { endpointDisableAfterMs: options.endpointDisableAfterMs }),
   };
   const boss = createBoss({ connectionString: url, logger: silentLogger, poolSize: 6 });
   await startBoss(boss, { deliveryTimeoutMs: settings.deliveryTimeoutMs });
@@ -151,6 +154,48 @@ export async function createEndpoint(
   const id = newId('ep');
   await db.insert(endpoints).values({ id, tenantId: input.tenantId, kind: 'run', url: input.url, headers: input.headers ?? {} });
   return id;
+}
+
+export interface AppEndpointInput {
+  tenantId: string;
+  url: string;
+  /** The endpoint's own rate. */
+  throttleRate?: number | null;
+  /** Its application's rate. */
+  appThrottleRate?: number | null;
+  ordered?: boolean;
+  /** An existing application to add the endpoint to. */
+  appId?: string;
+}
+
+export interface AppEndpointFixture {
+  appId: string;
+  endpointId: string;
+  /** The endpoint's own signing secret. */
+  secret: string;
+}
+
+/** An application (unless given) and a standing endpoint of it with its own secret, as the Svix-compatible API makes them. */
+export async function createAppEndpoint(db: Queryable, input: AppEndpointInput): Promise<AppEndpointFixture> {
+  const appId = input.appId ?? newId('app');
+  if (input.appId === undefined) {
+    await db
+      .insert(applications)
+      .values({ id: appId, tenantId: input.tenantId, name: `app ${appId}`, throttleRate: input.appThrottleRate ?? null });
+  }
+  const endpointId = newId('ep');
+  await db.insert(endpoints).values({
+    id: endpointId,
+    tenantId: input.tenantId,
+    kind: 'app',
+    appId,
+    url: input.url,
+    throttleRate: input.throttleRate ?? null,
+    ordered: input.ordered ?? false,
+  });
+  const secret = generateSigningSecret();
+  await db.insert(signingSecrets).values({ id: newId('sec'), tenantId: input.tenantId, endpointId, secret });
+  return { appId, endpointId, secret };
 }
 
 /**
