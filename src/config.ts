@@ -65,6 +65,7 @@ const ACCEPTED: Record<string, string> = {
   ORBIT_WORKER_CONCURRENCY: 'an integer from 1 to 10000',
   ORBIT_MAX_CONNECTIONS_PER_ORIGIN: 'an integer from 1 to 1000',
   ORBIT_DB_POOL_SIZE: 'an integer from 2 to 200',
+  ORBIT_PUBLIC_URL: 'an http:// or https:// address without a path, such as https://orbit.example.com',
 };
 
 const schema = z.object({
@@ -121,6 +122,12 @@ const schema = z.object({
   ORBIT_WORKER_CONCURRENCY: integer(1, 10_000).default(256),
   ORBIT_MAX_CONNECTIONS_PER_ORIGIN: integer(1, 1000).default(32),
   ORBIT_DB_POOL_SIZE: integer(2, 200).default(10),
+  ORBIT_PUBLIC_URL: z
+    .string()
+    .regex(/^https?:\/\/[^/?#\s]+\/?$/)
+    .refine((text) => URL.canParse(text))
+    .transform((text) => new URL(text).origin)
+    .optional(),
 });
 
 export interface Config {
@@ -142,6 +149,8 @@ export interface Config {
   workerConcurrency: number;
   maxConnectionsPerOrigin: number;
   dbPoolSize: number;
+  /** Where users reach Orbit (an origin): portal links, the console's origin check behind a proxy. */
+  publicUrl: string;
 }
 
 /** Reads the environment once; the only place that touches process.env. Throws ConfigError. */
@@ -179,5 +188,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerConcurrency: v.ORBIT_WORKER_CONCURRENCY,
     maxConnectionsPerOrigin: v.ORBIT_MAX_CONNECTIONS_PER_ORIGIN,
     dbPoolSize: v.ORBIT_DB_POOL_SIZE,
+    publicUrl: v.ORBIT_PUBLIC_URL ?? `http://localhost:${v.PORT}`,
   };
 }
