@@ -156,6 +156,7 @@ export function tenantBody(input: {
             <td>${secret.expiresAt === null ? html`<strong>current</strong>` : time(secret.expiresAt, now)}</td>
           </tr>`,
       ),
+      { empty: 'No valid secret: rotate to make one.' },
     )}
     <div class="actions">
       <a class="button secondary" href="/ui/tenants/${tenant.id}/secrets">Show secrets</a>

@@ -1,5 +1,6 @@
 /** The console's routes (`/ui`): sign-in, overview, the delivery log, recover and tenants. */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { OrbitError } from '../domain/errors.ts';
 import { randomToken } from '../lib/ids.ts';
 import { getApiKey, listApiKeys } from '../services/api-keys.ts';
 import { retryMessage } from '../services/delivery.ts';
@@ -334,14 +335,24 @@ export function consoleRoutes(deps: UiDeps): Hono<UiEnv> {
     return getTenant(services, id);
   }
 
+  /** The tenant's valid signing secrets; none (rather than an error page) for a tenant without one. */
+  async function validSecrets(tenantId: string) {
+    try {
+      return (await getTenantSigningSecret(services, tenantId)).secrets;
+    } catch (error) {
+      if (error instanceof OrbitError && error.code === 'not_found') return [];
+      throw error;
+    }
+  }
+
   app.get('/ui/tenants/:tenantId', async (c) => {
     const tenant = await tenantOf(c);
-    const [keys, secrets] = await Promise.all([listApiKeys(services, tenant.id), getTenantSigningSecret(services, tenant.id)]);
+    const [keys, secrets] = await Promise.all([listApiKeys(services, tenant.id), validSecrets(tenant.id)]);
     const session = c.get('consoleSession');
     const body = tenantBody({
       tenant,
       keys,
-      secrets: secrets.secrets,
+      secrets,
       csrf: session.csrfToken,
       now: services.clock.now(),
       signedInKeyId: session.keyId,
@@ -351,8 +362,7 @@ export function consoleRoutes(deps: UiDeps): Hono<UiEnv> {
 
   app.get('/ui/tenants/:tenantId/secrets', async (c) => {
     const tenant = await tenantOf(c);
-    const secrets = await getTenantSigningSecret(services, tenant.id);
-    return render(c, `Secrets of ${tenant.name}`, 'tenants', secretsBody(tenant, secrets.secrets));
+    return render(c, `Secrets of ${tenant.name}`, 'tenants', secretsBody(tenant, await validSecrets(tenant.id)));
   });
 
   app.get('/ui/tenants/:tenantId/rotate', async (c) => {
