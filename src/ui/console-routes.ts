@@ -8,6 +8,7 @@ import { countFailedMessages } from '../services/overview.ts';
 import { createPortalAccess } from '../services/portal.ts';
 import { recover } from '../services/recovery.ts';
 import { rotateSigningSecret } from '../services/signing-rotation.ts';
+import { tenantNames } from '../services/tenant-names.ts';
 import { createTenant, getTenant, getTenantSigningSecret, issueApiKey, listTenants, revokeApiKey } from '../services/tenants.ts';
 import { csrfMatches, endSession, readSession, signIn } from '../services/ui-sessions.ts';
 import { parseDuration } from '../lib/durations.ts';
@@ -233,7 +234,8 @@ export function consoleRoutes(deps: UiDeps): Hono<UiEnv> {
       return c.html(deliverySection(ctx, message, Number.isInteger(after) && after >= 0 ? after : undefined, true));
     }
     const flash = takeFlash(c);
-    return render(c, `Message ${id}`, 'messages', messagePageBody(ctx, message, flash?.after), { flash });
+    const names = await tenantNames(services, [message.tenantId]);
+    return render(c, `Message ${id}`, 'messages', messagePageBody(ctx, message, flash?.after, names.get(message.tenantId)), { flash });
   });
 
   app.post('/ui/messages/:messageId/retry', async (c) => {

@@ -16,6 +16,7 @@ import {
   type MessageView,
 } from '../services/delivery-log.ts';
 import type { ServiceDeps } from '../services/deps.ts';
+import { tenantNames } from '../services/tenant-names.ts';
 import type { PortalScope } from '../services/ui-sessions.ts';
 import { count, duration, html, nothing, query, relative, time, utc, when, type Html } from './html.ts';
 import { copyButton, csrfField, selectField, statusBadge, table, textField, type Column } from './layout.ts';
@@ -169,14 +170,20 @@ export async function searchTarget(ctx: LogContext, q: string): Promise<{ href: 
 const listHref = (ctx: LogContext, values: Record<string, string>, extra: Record<string, string | undefined> = {}) =>
   `${ctx.base}/messages${query({ ...values, ...extra })}`;
 
-/** `https://host/path` of a target URL, shorter for a table cell (the full URL is on the message page). */
-function endpointLabel(url: string): string {
+/**
+ * `host/path` of a target URL for a table cell (the full URL is on the message page), with line
+ * break opportunities after dots and slashes so a long one wraps where it reads well.
+ */
+export function endpointLabel(url: string, withScheme = false): Html {
+  let text = url;
   try {
     const parsed = new URL(url);
-    return `${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
+    text = `${withScheme ? `${parsed.protocol}//` : ''}${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
   } catch {
-    return url;
+    // not a URL: shown as it is
   }
+  const parts = text.split(/(?<=[./])/);
+  return html`${parts.map((part, index) => (index === 0 ? part : html`<wbr />${part}`))}`;
 }
 
 /** A moment in a table cell: the UTC time, and below it how long ago (or until) it is. */
@@ -184,7 +191,7 @@ function timeCell(iso: string, now: Date): Html {
   return html`<time datetime="${iso}">${utc(iso).replace(' UTC', '')}</time><br /><span class="muted">${relative(iso, now)}</span>`;
 }
 
-function messageRow(ctx: LogContext, message: MessageView, values: Record<string, string>): Html {
+function messageRow(ctx: LogContext, message: MessageView, values: Record<string, string>, names: ReadonlyMap<string, string>): Html {
   const link = (name: string, value: string) => listHref(ctx, { ...values, iterator: '' }, { [name]: value });
   let delivery: Html;
   if (message.status === 'pending')
@@ -203,7 +210,10 @@ function messageRow(ctx: LogContext, message: MessageView, values: Record<string
       >
     </td>
     <td>${statusBadge(message.status)}</td>
-    ${when(ctx.area === 'console', () => html`<td><a class="mono nowrap" href="${link('tenantId', message.tenantId)}">${message.tenantId}</a></td>`)}
+    ${when(
+      ctx.area === 'console',
+      () => html`<td><a href="${link('tenantId', message.tenantId)}">${names.get(message.tenantId) ?? message.tenantId}</a></td>`,
+    )}
     <td>
       <a class="mono nowrap" href="${link('runId', message.runId)}">${message.runId}</a><br /><a
         class="muted"
@@ -223,6 +233,7 @@ export function resultsRegion(
   ctx: LogContext,
   parsed: ParsedList,
   page: { data: MessageView[]; iterator: string | null; done: boolean },
+  names: ReadonlyMap<string, string>,
 ): Html {
   const columns: Column[] = [
     { label: 'Message and event type' },
@@ -244,11 +255,11 @@ export function resultsRegion(
         >· live, updated <time datetime="${ctx.now.toISOString()}">${ctx.now.toISOString().slice(11, 19)} UTC</time></span
       >`,
   )}`;
-  return html`<div id="results" ${live ? html` hx-get="${self}" hx-trigger="every 5s" hx-swap="outerHTML"` : nothing}>
+  return html`<div id="results" class="log" ${live ? html` hx-get="${self}" hx-trigger="every 5s" hx-swap="outerHTML"` : nothing}>
     ${table(
       caption,
       columns,
-      page.data.map((message) => messageRow(ctx, message, parsed.values)),
+      page.data.map((message) => messageRow(ctx, message, parsed.values, names)),
       { empty: 'No message matches these filters.' },
     )}
     <nav class="pager" aria-label="Pages">
@@ -262,7 +273,14 @@ export function resultsRegion(
 export async function messageListBody(ctx: LogContext, parsed: ParsedList, searchError?: string): Promise<{ body: Html; results: Html }> {
   const hasErrors = Object.keys(parsed.errors).length > 0;
   const page = hasErrors ? { data: [], iterator: null, done: true } : await listMessages(ctx.deps, parsed.filter);
-  const results = resultsRegion(ctx, parsed, page);
+  const names =
+    ctx.area === 'console'
+      ? await tenantNames(
+          ctx.deps,
+          page.data.map((message) => message.tenantId),
+        )
+      : new Map<string, string>();
+  const results = resultsRegion(ctx, parsed, page, names);
   const filterFields = FILTERS.filter((def) => !def.consoleOnly || ctx.area === 'console').map((def) =>
     def.kind === 'select'
       ? selectField({
@@ -441,7 +459,7 @@ export async function loadMessage(ctx: LogContext, messageId: string): Promise<M
   return getMessage(ctx.deps, messageId, scopeFilter(ctx).tenantId);
 }
 
-export function messagePageBody(ctx: LogContext, message: MessageDetail, after: number | undefined): Html {
+export function messagePageBody(ctx: LogContext, message: MessageDetail, after: number | undefined, tenantName?: string): Html {
   const pretty = prettyPayload(message.payload);
   const list = (params: Record<string, string>) => `${ctx.base}/messages${query(params)}`;
   return html`<p><a href="${ctx.base}/messages">← Messages</a></p>
@@ -466,7 +484,8 @@ ${when(
   () =>
     html`<dt>Tenant</dt>
       <dd>
-        <a class="mono" href="/ui/tenants/${message.tenantId}">${message.tenantId}</a> ·
+        <a href="/ui/tenants/${message.tenantId}">${tenantName ?? message.tenantId}</a>
+        <span class="mono muted">${message.tenantId}</span> ·
         <a href="${list({ tenantId: message.tenantId })}">its messages</a>
       </dd>`,
 )}

@@ -1,8 +1,9 @@
 /** The console's overview: how delivery is going, and where it is failing, each number a link into the log. */
 import type { ServiceDeps } from '../services/deps.ts';
+import { tenantNames } from '../services/tenant-names.ts';
 import { overview, OVERVIEW_RANGES, type Overview, type OverviewRange, type TopDimension, type TopFailing } from '../services/overview.ts';
 import { count, duration, html, nothing, percent, query, relative, utc, when, type Html } from './html.ts';
-import { ERROR_KIND_LABELS } from './log-pages.ts';
+import { endpointLabel, ERROR_KIND_LABELS } from './log-pages.ts';
 import { table } from './layout.ts';
 
 const RANGE_LABELS: Record<OverviewRange, string> = { '1h': '1 hour', '24h': '24 hours', '7d': '7 days', '30d': '30 days' };
@@ -29,7 +30,7 @@ const TOP_TITLES: Record<TopDimension, { caption: string; column: string }> = {
   event_type: { caption: 'Event types with the most failed attempts', column: 'Event type' },
 };
 
-function topTable(dim: TopDimension, rows: readonly TopFailing[], since: string): Html {
+function topTable(dim: TopDimension, rows: readonly TopFailing[], since: string, names: ReadonlyMap<string, string>): Html {
   const messages = (params: Record<string, string>) => `/ui/messages${query({ ...params, since })}`;
   const filterOf = (key: string): Record<string, string> | null =>
     dim === 'tenant' ? { tenantId: key } : dim === 'event_type' ? { eventType: key } : null;
@@ -39,9 +40,10 @@ function topTable(dim: TopDimension, rows: readonly TopFailing[], since: string)
     rows.map((row) => {
       const filter = filterOf(row.key);
       // Run webhooks have no endpoint id to filter the log by: an endpoint links to the failed messages.
-      const name = filter
-        ? html`<a href="${messages(filter)}" class="${dim === 'tenant' ? 'mono' : ''}">${row.key}</a>`
-        : html`<span class="endpoint">${row.key}</span>`;
+      const name =
+        dim === 'endpoint'
+          ? endpointLabel(row.key, true)
+          : html`<a href="${messages(filter ?? {})}">${dim === 'tenant' ? (names.get(row.key) ?? row.key) : row.key}</a>`;
       return html`<tr>
         <td>${name}</td>
         <td class="num"><a href="${messages({ ...(filter ?? {}), status: 'failed' })}">${count(row.failed)}</a></td>
@@ -96,6 +98,10 @@ function chart(o: Overview): Html {
 
 export async function overviewBody(deps: ServiceDeps, range: OverviewRange): Promise<Html> {
   const o = await overview(deps, range);
+  const names = await tenantNames(
+    deps,
+    o.top.tenant.map((row) => row.key),
+  );
   const now = o.until;
   const since = o.since.toISOString();
   const messages = (params: Record<string, string>) => `/ui/messages${query({ ...params, since })}`;
@@ -162,8 +168,8 @@ export async function overviewBody(deps: ServiceDeps, range: OverviewRange): Pro
     ${chart(o)}
     <h2>Where it fails</h2>
     <div class="grid-3">
-      ${topTable('tenant', o.top.tenant, since)} ${topTable('endpoint', o.top.endpoint, since)}
-      ${topTable('event_type', o.top.event_type, since)}
+      ${topTable('tenant', o.top.tenant, since, names)} ${topTable('endpoint', o.top.endpoint, since, names)}
+      ${topTable('event_type', o.top.event_type, since, names)}
     </div>
     <h2>Failed attempts by error</h2>
     ${table('Failed attempts by error kind', [{ label: 'Error' }, { label: 'Failed attempts', numeric: true }], errorRows, { empty: 'No failed attempt in this range.' })}`;

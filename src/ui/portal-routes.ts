@@ -10,6 +10,7 @@
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { retryMessage } from '../services/delivery.ts';
+import { tenantNames } from '../services/tenant-names.ts';
 import { redeemPortalLink } from '../services/portal.ts';
 import { csrfMatches, endSession, readSession } from '../services/ui-sessions.ts';
 import type { UiDeps } from './app.ts';
@@ -48,15 +49,21 @@ export function portalRoutes(deps: UiDeps): Hono<UiEnv> {
   const { services } = deps;
   const app = new Hono<UiEnv>();
 
-  function render(c: Context<UiEnv>, title: string, body: Html, options: { status?: 200 | 400 | 403 | 404; flash?: Flash | null } = {}) {
+  async function render(
+    c: Context<UiEnv>,
+    title: string,
+    body: Html,
+    options: { status?: 200 | 400 | 403 | 404; flash?: Flash | null } = {},
+  ) {
     const session = c.get('portalSession');
+    const name = (await tenantNames(services, [session.scope.tenantId])).get(session.scope.tenantId) ?? 'Webhooks';
     const flash = options.flash === undefined ? takeFlash(c) : options.flash;
     return c.html(
       page({
         title,
         area: 'portal',
         current: 'messages',
-        session: { csrf: session.csrfToken, nav: PORTAL_NAV, who: session.scope.readOnly ? 'Read-only view' : 'Portal' },
+        session: { csrf: session.csrfToken, nav: PORTAL_NAV, who: session.scope.readOnly ? `${name} · read-only` : name },
         flash,
         body,
       }),

@@ -335,4 +335,23 @@ describe('the console in Chromium', () => {
       await context.close();
     }
   });
+
+  it('live updates bring a new message into the list without a reload', async () => {
+    const { context, page, seen } = await newContext();
+    try {
+      await signIn(page);
+      await page.goto(`${orbit.base}/ui/messages`);
+      await page.getByRole('link', { name: 'Start live updates' }).click();
+      await expect.poll(() => new URL(page.url()).searchParams.get('live')).toBe('1');
+      // A mark on the page: a reload would lose it.
+      await page.locator('body').evaluate((body) => body.setAttribute('data-test-mark', 'still here'));
+      const id = await queueMessage(orbit.harness, { tenantId: orbit.tenantId, url: receiver.url });
+      await page.getByRole('link', { name: id }).waitFor({ timeout: 15_000 });
+      // The region was swapped in place: the page itself never reloaded.
+      expect(await page.locator('body').getAttribute('data-test-mark')).toBe('still here');
+      expectClean(seen);
+    } finally {
+      await context.close();
+    }
+  });
 });

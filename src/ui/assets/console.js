@@ -135,7 +135,19 @@
       });
   }
 
+  // A flash message rendered with the page is not announced by every screen reader: set it again.
+  function announceFlash() {
+    var flash = document.getElementById('flash');
+    if (!flash || !flash.firstElementChild) return;
+    var message = flash.firstElementChild;
+    flash.removeChild(message);
+    window.setTimeout(function () {
+      flash.appendChild(message);
+    }, 100);
+  }
+
   function start() {
+    announceFlash();
     setUpCopy(document);
     drawChart();
     enterPortal();
