@@ -325,7 +325,9 @@ try {
         await page.screenshot({ path: join(OUT, 'overview.png'), fullPage: true });
 
         await page.goto(`${orbit.base}/ui/messages?limit=25`);
-        await page.screenshot({ path: join(OUT, 'messages.png'), fullPage: true });
+        await page.setViewportSize({ width: 1280, height: 1100 });
+        await page.screenshot({ path: join(OUT, 'messages.png') });
+        await page.setViewportSize({ width: 1280, height: 800 });
 
         await page.goto(`${orbit.base}/ui/messages/${messageId}`);
         receiverUp = true;

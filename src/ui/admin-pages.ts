@@ -26,7 +26,7 @@ export function recoverBody(form: RecoverForm, csrf: string, now: Date): Html {
       ${textField({ name: 'since', label: 'Created since', value: form.values.since ?? '24h', required: true, hint: 'a time (2026-03-01T12:00Z) or a duration before now (24h)', error: form.errors['since'] })}
       ${textField({ name: 'until', label: 'Created before', value: form.values.until, hint: 'empty for now', error: form.errors['until'] })}
       ${textField({ name: 'tenantId', label: 'Tenant id', value: form.values.tenantId, hint: 'empty for every tenant', error: form.errors['tenantId'] })}
-      <div class="field"><button type="submit">Count failed messages</button></div>
+      <div class="field submit"><button type="submit">Count failed messages</button></div>
     </form>
     ${when(
       preview,
@@ -69,7 +69,7 @@ export function tenantsBody(
   return html`<h1>Tenants</h1>
     <form class="panel filters" method="post" action="/ui/tenants" aria-label="Create a tenant">
       ${csrfField(csrf)} ${textField({ name: 'name', label: 'New tenant name', value: state.name, required: true, error: state.nameError })}
-      <div class="field"><button type="submit">Create tenant</button></div>
+      <div class="field submit"><button type="submit">Create tenant</button></div>
     </form>
     ${table(
       'Tenants, newest first',
@@ -192,7 +192,7 @@ export function tenantBody(input: {
           ['admin', 'admin: the admin API too'],
         ],
       })}
-      <div class="field"><button type="submit">Issue key</button></div>
+      <div class="field submit"><button type="submit">Issue key</button></div>
     </form>
 
     <h2>Portal link</h2>
@@ -213,7 +213,7 @@ export function tenantBody(input: {
       <div class="field check">
         <input type="checkbox" id="f-readOnly" name="readOnly" value="1" /><label for="f-readOnly">Read-only (no Retry)</label>
       </div>
-      <div class="field"><button type="submit">Create portal link</button></div>
+      <div class="field submit"><button type="submit">Create portal link</button></div>
     </form>`;
 }
 

@@ -200,7 +200,7 @@ function messageRow(ctx: LogContext, message: MessageView, values: Record<string
       : html`attempt running`;
   else if (message.status === 'succeeded' && message.deliveredAt)
     delivery = html`delivered<br /><span class="muted">${relative(message.deliveredAt, ctx.now)}</span>`;
-  else delivery = html`<span class="muted">no attempt planned</span>`;
+  else delivery = html`<span class="muted">given up</span>`;
   return html`<tr>
     <td>
       <a class="mono nowrap" href="${ctx.base}/messages/${message.id}">${message.id}</a><br /><a
@@ -294,7 +294,7 @@ export async function messageListBody(ctx: LogContext, parsed: ParsedList, searc
   const liveHref = listHref(ctx, { ...parsed.values, iterator: '' }, { live: parsed.live ? undefined : '1' });
   const body = html`<h1>Messages</h1>
     <form class="panel" method="get" action="${ctx.base}/messages" role="search">
-      <div class="filters">
+      <div class="search">
         ${textField({
           name: 'q',
           label: 'Find by message id, run id or workflow id',
@@ -303,14 +303,14 @@ export async function messageListBody(ctx: LogContext, parsed: ParsedList, searc
           error: searchError,
           placeholder: 'msg_…, run_… or a workflow id',
         })}
-        <div class="field"><button type="submit">Find</button></div>
+        <div class="field submit"><button type="submit">Find</button></div>
       </div>
     </form>
     <form class="panel filters" method="get" action="${ctx.base}/messages" aria-label="Filters">
       ${filterFields}
       ${selectField({ name: 'limit', label: 'Per page', value: parsed.values['limit'] ?? '50', options: PAGE_SIZES.map((size) => [size, size] as const) })}
       ${when(parsed.live, () => html`<input type="hidden" name="live" value="1" />`)}
-      <div class="field">
+      <div class="field submit">
         <div class="actions"><button type="submit">Apply filters</button><a href="${ctx.base}/messages">Clear</a></div>
       </div>
     </form>
