@@ -170,17 +170,17 @@ export async function rollUpDeliveryLog(
       await tx.execute(sql`update ${overviewWatermark} set until = ${ts(to)} where name = ${WATERMARK}`);
       return to;
     });
-    if (next === null) return { until: await readWatermark(deps, target), windows, caughtUp: true };
+    if (next === null) return { until: (await readWatermark(deps)) ?? target, windows, caughtUp: true };
     windows++;
     if (performance.now() - started > (options.maxRunMs ?? 45_000)) return { until: next, windows, caughtUp: next >= target };
   }
 }
 
-async function readWatermark(deps: Pick<ServiceDeps, 'db'>, fallback: Date): Promise<Date> {
+async function readWatermark(deps: Pick<ServiceDeps, 'db'>): Promise<Date | null> {
   const [row] = await deps.db.execute<{ until: number }>(
     sql`select extract(epoch from until)::float8 as until from ${overviewWatermark} where name = ${WATERMARK}`,
   );
-  return row ? new Date(row.until * 1000) : fallback;
+  return row ? new Date(row.until * 1000) : null;
 }
 
 /** Deletes rollup rows older than the longest range needs. */
@@ -235,8 +235,11 @@ export interface Overview {
   stepMs: number;
   series: SeriesPoint[];
   top: Record<TopDimension, TopFailing[]>;
-  /** How far behind now the rollup is (ms); large when the overview job is not running. */
-  rollupLagMs: number;
+  /**
+   * How far behind now the rollup is (ms): large when the overview job stopped running; null before
+   * its first run (everything is then counted from the log).
+   */
+  rollupLagMs: number | null;
 }
 
 const TOP_SHOWN = 5;
@@ -261,7 +264,8 @@ export async function overview(deps: Pick<ServiceDeps, 'db' | 'boss' | 'clock'>,
   // Longer ranges start on a boundary of their points (hours at least, the rollup's grain): 24 h is
   // this hour and the 23 before.
   const since = range === '1h' ? new Date(now.getTime() - ms) : new Date(Math.floor(now.getTime() / stepMs) * stepMs - ms + stepMs);
-  const watermark = await readWatermark(deps, since);
+  const rolledUntil = await readWatermark(deps);
+  const watermark = rolledUntil ?? since;
   // The rollup covers [since, watermark) for hour ranges; the rest is counted live.
   const useRollup = range !== '1h' && watermark > since;
   const liveFrom = useRollup ? watermark : since;
@@ -406,7 +410,7 @@ export async function overview(deps: Pick<ServiceDeps, 'db' | 'boss' | 'clock'>,
     stepMs,
     series: [...points.values()],
     top: { tenant: topOf('tenant'), endpoint: topOf('endpoint'), event_type: topOf('event_type') },
-    rollupLagMs: Math.max(0, now.getTime() - watermark.getTime()),
+    rollupLagMs: rolledUntil === null ? null : Math.max(0, now.getTime() - rolledUntil.getTime()),
   };
 }
 

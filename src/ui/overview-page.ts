@@ -112,7 +112,7 @@ export async function overviewBody(deps: ServiceDeps, range: OverviewRange): Pro
         <td class="num">${count(o.attempts.byErrorKind[kind])}</td>
       </tr>`,
   );
-  const lagging = o.rollupLagMs > 15 * 60_000 && range !== '1h';
+  const lagging = o.rollupLagMs !== null && o.rollupLagMs > 15 * 60_000 && range !== '1h';
   return html`<h1>Overview</h1>
     <nav aria-label="Time range">
       <ul class="tabs">
@@ -132,8 +132,8 @@ export async function overviewBody(deps: ServiceDeps, range: OverviewRange): Pro
       lagging,
       () =>
         html`<p class="flash bad" role="alert">
-          The hourly summaries are ${duration(o.rollupLagMs)} behind, so this page counts the rest from the log itself and may be slow. The
-          summaries are made by the overview job of <code>orbit serve</code> or <code>orbit worker</code>: check that one is running.
+          The hourly summaries are ${duration(o.rollupLagMs ?? 0)} behind, so this page counts the rest from the log itself and may be slow.
+          The summaries are made by the overview job of <code>orbit serve</code> or <code>orbit worker</code>: check that one is running.
         </p>`,
     )}
     <h2>Messages</h2>

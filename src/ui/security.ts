@@ -39,13 +39,23 @@ export const securityHeaders: MiddlewareHandler = async (c, next) => {
   if (!c.res.headers.has('cache-control')) c.header('cache-control', 'no-store');
 };
 
-const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** This machine: localhost and its subdomains, loopback and unspecified addresses. */
+function isLocalHost(hostname: string): boolean {
+  return (
+    hostname === 'localhost' ||
+    hostname.endsWith('.localhost') ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) ||
+    hostname === '0.0.0.0' ||
+    hostname === '[::1]' ||
+    hostname === '[::]'
+  );
+}
 
 /** Plain HTTP to localhost (a developer's machine): the only case where cookies are not `Secure`. */
 function plainLocalhost(c: Context): boolean {
   const url = new URL(c.req.url);
   const forwarded = c.req.header('x-forwarded-proto');
-  return url.protocol === 'http:' && (forwarded === undefined || forwarded === 'http') && LOCAL_HOSTS.has(url.hostname);
+  return url.protocol === 'http:' && (forwarded === undefined || forwarded === 'http') && isLocalHost(url.hostname);
 }
 
 /** Whether a browser will keep a cookie set on this request: not over plain HTTP to a remote host. */

@@ -108,6 +108,7 @@ afterAll(async () => {
 describe('overview', () => {
   it('with nothing rolled up yet, counts the log directly', async () => {
     expect(await watermark()).toBeNull();
+    expect((await overview(api.deps, '24h')).rollupLagMs).toBeNull();
     for (const range of ['1h', '24h', '7d', '30d'] as const) await expectExact(await overview(api.deps, range));
   });
 
