@@ -30,7 +30,7 @@ import type { UiDeps } from './app.ts';
 import { duration, query, type Html } from './html.ts';
 import { CONSOLE_NAV, page, type Flash } from './layout.ts';
 import {
-  deliverySection,
+  deliveryFragment,
   loadMessage,
   messageListBody,
   messagePageBody,
@@ -228,11 +228,8 @@ export function consoleRoutes(deps: UiDeps): Hono<UiEnv> {
     const id = c.req.param('messageId');
     if (!ID.test(id))
       return render(c, 'Not found', 'messages', errorBody(404, 'There is no such message.', '/ui/messages'), { status: 404 });
+    if (isHtmx(c) && c.req.query('part') === 'delivery') return c.html(await deliveryFragment(ctx, id, c.req.query('after')));
     const message = await loadMessage(ctx, id);
-    if (isHtmx(c) && c.req.query('part') === 'delivery') {
-      const after = Number(c.req.query('after'));
-      return c.html(deliverySection(ctx, message, Number.isInteger(after) && after >= 0 ? after : undefined, true));
-    }
     const flash = takeFlash(c);
     const names = await tenantNames(services, [message.tenantId]);
     return render(c, `Message ${id}`, 'messages', messagePageBody(ctx, message, flash?.after, names.get(message.tenantId)), { flash });

@@ -459,6 +459,20 @@ export async function loadMessage(ctx: LogContext, messageId: string): Promise<M
   return getMessage(ctx.deps, messageId, scopeFilter(ctx).tenantId);
 }
 
+/**
+ * The delivery section asked for by its own polling. The message is read before its attempts, so
+ * an attempt recorded in between shows up with the message's status from before it. Once the
+ * awaited attempt is there (and polling is about to stop), the message is read once more: that
+ * status is at least as new as the attempts shown.
+ */
+export async function deliveryFragment(ctx: LogContext, messageId: string, afterText: string | undefined): Promise<Html> {
+  const afterNumber = Number(afterText);
+  const after = afterText !== undefined && Number.isInteger(afterNumber) && afterNumber >= 0 ? afterNumber : undefined;
+  let message = await loadMessage(ctx, messageId);
+  if (after !== undefined && message.attempts.length > after) message = await loadMessage(ctx, messageId);
+  return deliverySection(ctx, message, after, true);
+}
+
 export function messagePageBody(ctx: LogContext, message: MessageDetail, after: number | undefined, tenantName?: string): Html {
   const pretty = prettyPayload(message.payload);
   const list = (params: Record<string, string>) => `${ctx.base}/messages${query(params)}`;

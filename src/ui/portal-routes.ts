@@ -17,7 +17,7 @@ import type { UiDeps } from './app.ts';
 import { query, type Html } from './html.ts';
 import { page, type Flash, type NavItem } from './layout.ts';
 import {
-  deliverySection,
+  deliveryFragment,
   loadMessage,
   messageListBody,
   messagePageBody,
@@ -172,11 +172,8 @@ export function portalRoutes(deps: UiDeps): Hono<UiEnv> {
     const ctx = logContext(c);
     const id = c.req.param('messageId');
     if (!ID.test(id)) return render(c, 'Not found', errorBody(404, 'There is no such message.', '/portal/messages'), { status: 404 });
+    if (isHtmx(c) && c.req.query('part') === 'delivery') return c.html(await deliveryFragment(ctx, id, c.req.query('after')));
     const message = await loadMessage(ctx, id);
-    if (isHtmx(c) && c.req.query('part') === 'delivery') {
-      const after = Number(c.req.query('after'));
-      return c.html(deliverySection(ctx, message, Number.isInteger(after) && after >= 0 ? after : undefined, true));
-    }
     const flash = takeFlash(c);
     return render(c, `Message ${id}`, messagePageBody(ctx, message, flash?.after), { flash });
   });
