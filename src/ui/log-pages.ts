@@ -397,6 +397,13 @@ function attemptItem(ctx: LogContext, attempt: AttemptView): Html {
   </li>`;
 }
 
+/** After a retry: what its attempt came to, once it is in the log (else null). */
+function retryNote(message: MessageDetail, after: number | undefined): string | null {
+  const newest = message.attempts.at(-1);
+  if (after === undefined || message.attempts.length <= after || !newest) return null;
+  return `Attempt ${newest.attempt} finished: ${newest.outcome}${newest.responseStatus === null ? '' : `, status ${newest.responseStatus}`}.`;
+}
+
 /**
  * Status, facts and attempts: the part of a message page that changes. It asks for itself again
  * while an attempt is expected soon (a retry just queued, or a pending message's next attempt).
@@ -407,14 +414,8 @@ export function deliverySection(ctx: LogContext, message: MessageDetail, after: 
     message.status === 'pending' && (message.nextAttemptAt === null || Date.parse(message.nextAttemptAt) - ctx.now.getTime() < 120_000);
   const poll = waitingForRetry || nextSoon;
   const self = `${ctx.base}/messages/${message.id}${query({ part: 'delivery', after: waitingForRetry ? after : undefined })}`;
-  const newest = message.attempts.at(-1);
-  const note =
-    fragment && after !== undefined && !waitingForRetry && newest
-      ? html`<span id="delivery-note" hx-swap-oob="innerHTML"
-          >Attempt ${newest.attempt} finished:
-          ${newest.outcome}${newest.responseStatus === null ? '' : `, status ${newest.responseStatus}`}.</span
-        >`
-      : nothing;
+  const finished = retryNote(message, after);
+  const note = fragment && finished !== null ? html`<span id="delivery-note" hx-swap-oob="innerHTML">${finished}</span>` : nothing;
   const lastError = [...message.attempts].reverse().find((attempt) => attempt.outcome === 'failed');
   return html`<section
     id="delivery"
@@ -489,7 +490,7 @@ ${when(
       <span class="muted">Sends one attempt now, signed afresh, with the same id; the retry schedule is not restarted.</span>`,
 )}
 </div>
-<p id="delivery-note-wrap" class="visually-hidden" role="status" aria-live="polite"><span id="delivery-note"></span></p>
+<p id="delivery-note-wrap" class="visually-hidden" role="status" aria-live="polite"><span id="delivery-note">${retryNote(message, after) ?? ''}</span></p>
 <div class="panel">
 <dl class="facts">
 <dt>Event type</dt><dd><a href="${list({ eventType: message.eventType })}">${message.eventType}</a></dd>
