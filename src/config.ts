@@ -68,6 +68,7 @@ const ACCEPTED: Record<string, string> = {
   ORBIT_API_PROCESSES: 'an integer from 1 to 64 (HTTP API processes of orbit serve)',
   ORBIT_WORKER_PROCESSES:
     'an integer from 0 to 64 (delivery worker processes of orbit serve); 0 only with DATABASE_URL set, where separate orbit worker processes deliver',
+  ORBIT_PUBLIC_URL: 'an http:// or https:// address without a path, such as https://orbit.example.com',
 };
 
 const schema = z.object({
@@ -126,6 +127,12 @@ const schema = z.object({
   ORBIT_DB_POOL_SIZE: integer(2, 200).default(10),
   ORBIT_API_PROCESSES: integer(1, 64).optional(),
   ORBIT_WORKER_PROCESSES: integer(0, 64).optional(),
+  ORBIT_PUBLIC_URL: z
+    .string()
+    .regex(/^https?:\/\/[^/?#\s]+\/?$/)
+    .refine((text) => URL.canParse(text))
+    .transform((text) => new URL(text).origin)
+    .optional(),
 });
 
 export interface Config {
@@ -150,6 +157,8 @@ export interface Config {
   /** `orbit serve`'s process counts; unset means derived from the machine's cores (src/process/supervisor.ts). */
   apiProcesses: number | undefined;
   workerProcesses: number | undefined;
+  /** Where users reach Orbit (an origin): portal links, the console's origin check behind a proxy. */
+  publicUrl: string;
 }
 
 /** Reads the environment once; the only place that touches process.env. Throws ConfigError. */
@@ -193,5 +202,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dbPoolSize: v.ORBIT_DB_POOL_SIZE,
     apiProcesses: v.ORBIT_API_PROCESSES,
     workerProcesses: v.ORBIT_WORKER_PROCESSES,
+    publicUrl: v.ORBIT_PUBLIC_URL ?? `http://localhost:${v.PORT}`,
   };
 }
