@@ -57,7 +57,7 @@ async function exact(since: Date) {
   const [messages] = await api.deps.db.execute<{ total: number; pending: number; failed: number; succeeded: number }>(sql`
     select count(*)::int as total, (count(*) filter (where status = 'pending'))::int as pending,
            (count(*) filter (where status = 'failed'))::int as failed, (count(*) filter (where status = 'succeeded'))::int as succeeded
-    from messages where created_at >= ${at}::timestamptz`);
+    from deliveries where created_at >= ${at}::timestamptz`);
   const [attempts] = await api.deps.db.execute<{ succeeded: number; failed: number; p50: number; p95: number; p99: number }>(sql`
     select (count(*) filter (where outcome = 'succeeded'))::int as succeeded, (count(*) filter (where outcome = 'failed'))::int as failed,
            percentile_disc(0.5) within group (order by duration_ms) as p50, percentile_disc(0.95) within group (order by duration_ms) as p95,
