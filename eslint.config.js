@@ -67,6 +67,21 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
     },
   },
+  {
+    // The console's one script runs in browsers (src/ui/assets/console.js).
+    files: ['src/ui/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        navigator: 'readonly',
+        history: 'readonly',
+        getComputedStyle: 'readonly',
+        ResizeObserver: 'readonly',
+      },
+    },
+  },
   layer('lib', ['domain', 'db', 'queue', 'sender', 'services', 'api', 'ui', 'worker', 'config']),
   layer('domain', ['db', 'queue', 'sender', 'services', 'api', 'ui', 'worker', 'config']),
   layer('db', ['queue', 'sender', 'services', 'api', 'ui', 'worker', 'config']),

@@ -24,6 +24,16 @@ export default defineConfig({
         extends: true,
         test: { name: 'integration', include: ['test/integration/**/*.test.ts'], globalSetup: ['test/support/global-setup.ts'] },
       },
+      // The console and portal in Debian's Chromium (playwright-core), against a real Orbit (`npm run test:browser`).
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 90_000,
+        },
+      },
     ],
   },
 });

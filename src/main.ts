@@ -33,6 +33,7 @@ import { createServiceDeps, type ServiceDeps } from './services/deps.ts';
 import { createWakePublisher } from './services/wakes.ts';
 import { sealPlainSecrets } from './services/encrypt-secrets.ts';
 import { readDeliveryGauges } from './services/observe.ts';
+import { registerOverview } from './worker/overview.ts';
 import { registerRetention } from './worker/retention.ts';
 import { WORKER_INSTANCE_NAME } from './worker/peers.ts';
 import { startWorker } from './worker/worker.ts';
@@ -198,6 +199,9 @@ async function startRole(role: ChildRole | 'migrate', config: Config, logger: Lo
     logger.info({ concurrency: config.workerConcurrency }, 'delivery worker started');
     const stopRetention = await registerRetention(services.boss, services, { retentionMs: config.retentionMs });
     life.started.push({ name: 'retention', stop: stopRetention });
+    // The console's minute job: the overview's rollup, expired sessions and portal links.
+    const stopOverview = await registerOverview(services.boss, services);
+    life.started.push({ name: 'overview', stop: stopOverview });
     // Under `orbit serve` the API children hold PORT: a worker child serves no HTTP of its own.
     if (!supervised) {
       const ops = await startOpsHttp(services, config, logger);
@@ -205,7 +209,7 @@ async function startRole(role: ChildRole | 'migrate', config: Config, logger: Lo
       say(`Orbit ${VERSION} delivery worker running${ops === null ? '' : `; health and metrics on ${ops.url}`}`);
     }
   } else {
-    const { server, address } = await listen(createApp({ services, logger, version: VERSION }), config);
+    const { server, address } = await listen(createApp({ services, logger, version: VERSION, publicUrl: config.publicUrl }), config);
     life.started.push({ name: 'HTTP server', stop: () => closeHttp(server) });
     ready.address = { address: address.address, port: address.port };
     logger.info({ url: urlOf(address), version: VERSION }, 'HTTP API listening');

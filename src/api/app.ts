@@ -8,10 +8,12 @@ import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { authenticate } from '../services/tenants.ts';
+import { uiRoutes } from '../ui/app.ts';
 import { requireAdmin, requireApiKey, type ApiEnv } from './auth.ts';
 import { errorResponse, handleError } from './errors.ts';
 import { adminTenantRoutes } from './routes/admin.ts';
 import { adminLogRoutes } from './routes/admin-log.ts';
+import { adminPortalRoutes } from './routes/admin-portal.ts';
 import { deliveryRoutes } from './routes/deliveries.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -22,6 +24,8 @@ export interface ApiDeps {
   services: ServiceDeps;
   logger: Logger;
   version: string;
+  /** ORBIT_PUBLIC_URL: portal links and the console's origin check; the request's own origin when absent. */
+  publicUrl?: string | undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -124,6 +128,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   v1.route('/', deliveryRoutes(services));
   v1.route('/', adminTenantRoutes(services));
   v1.route('/', adminLogRoutes(services));
+  v1.route('/', adminPortalRoutes(services, deps.publicUrl));
   app.route('/v1', v1);
   // The same routes for clients written against the hosted API; left out of the OpenAPI document.
   app.route('/', new Hono<ApiEnv>().route('/api/v1', v1));
@@ -144,6 +149,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     description: 'an Orbit API key (gx_…)',
   });
   app.route('/', docsRoutes());
+  // The console (/ui) and the portal (/portal): HTML pages with their own sessions and errors.
+  app.route('/', uiRoutes({ services, logger, publicUrl: deps.publicUrl }));
 
   app.notFound((c) => errorResponse(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => handleError(error, c, logger));

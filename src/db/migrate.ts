@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import { connectionOptions } from './client.ts';
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../migrations', import.meta.url));
 
@@ -14,7 +15,13 @@ const MIGRATION_LOCK = 0x0_7b17_0001;
  */
 export async function migrateDatabase(url: string): Promise<void> {
   // One connection: the lock, drizzle's transaction and the unlock must share a session.
-  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  const target = connectionOptions(url);
+  const sql = postgres(target.url, {
+    ...(target.host !== undefined ? { host: target.host } : {}),
+    max: 1,
+    onnotice: () => {},
+    connect_timeout: 10,
+  });
   try {
     await sql`select pg_advisory_lock(${MIGRATION_LOCK})`;
     try {

@@ -399,6 +399,103 @@ export const attempts = pgTable(
   ],
 );
 
+// ---- Console and portal (src/ui) ------------------------------------------------------------------
+// Self-contained: sessions, sign-in throttling, portal links and the overview's hourly rollups.
+
+/**
+ * A signed-in browser. `id` is the SHA-256 (hex) of the cookie's random token, so a leaked table
+ * opens no session. A console session belongs to the admin key it signed in with: revoking the key
+ * ends it. A portal session is scoped to a tenant (and, for the Svix-compatible API, one
+ * application), read-only or not.
+ */
+export const uiSessions = pgTable(
+  'ui_sessions',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind', { enum: ['console', 'portal'] }).notNull(),
+    keyId: id('key_id').references(() => apiKeys.id, { onDelete: 'cascade' }),
+    tenantId: id('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    appId: text('app_id'),
+    readOnly: boolean('read_only').notNull().default(false),
+    /** The synchroniser token every form of this session carries. */
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: createdAt(),
+    lastSeenAt: at('last_seen_at').notNull(),
+    /** Idle expiry: moved forward as the session is used. */
+    idleExpiresAt: at('idle_expires_at').notNull(),
+    /** Absolute expiry: never moves. */
+    expiresAt: at('expires_at').notNull(),
+  },
+  (t) => [index('ui_sessions_expires_idx').on(t.expiresAt), index('ui_sessions_key_idx').on(t.keyId)],
+);
+
+/** Failed sign-ins per client and fixed window, for the sign-in rate limit. */
+export const uiLoginFailures = pgTable(
+  'ui_login_failures',
+  {
+    client: text('client').notNull(),
+    windowStart: at('window_start').notNull(),
+    failures: integer('failures').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.client, t.windowStart] })],
+);
+
+/** Single-use portal links. `id` is the SHA-256 (hex) of the link's token. */
+export const portalLinks = pgTable(
+  'portal_links',
+  {
+    id: text('id').primaryKey(),
+    tenantId: id('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    appId: text('app_id'),
+    readOnly: boolean('read_only').notNull(),
+    /** How long the portal session lasts once the link is opened. */
+    sessionMs: integer('session_ms').notNull(),
+    createdAt: createdAt(),
+    expiresAt: at('expires_at').notNull(),
+    usedAt: at('used_at'),
+  },
+  (t) => [index('portal_links_expires_idx').on(t.expiresAt)],
+);
+
+/**
+ * The overview's hourly rollup of the delivery log (services/overview.ts): per hour, attempts by
+ * outcome and messages created, in total (`dim` 'all', `key` '') and per tenant, event type,
+ * endpoint (the target URL without its query) and error kind.
+ */
+export const overviewHourly = pgTable(
+  'overview_hourly',
+  {
+    hour: at('hour').notNull(),
+    dim: text('dim').notNull(),
+    key: text('key').notNull(),
+    succeeded: integer('succeeded').notNull().default(0),
+    failed: integer('failed').notNull().default(0),
+    messages: integer('messages').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.dim, t.hour, t.key] })],
+);
+
+/** Attempt durations per hour in logarithmic buckets, for approximate percentiles. */
+export const overviewLatency = pgTable(
+  'overview_latency',
+  {
+    hour: at('hour').notNull(),
+    bucket: smallint('bucket').notNull(),
+    attempts: integer('attempts').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.hour, t.bucket] })],
+);
+
+/** How far the rollup has read: attempts started (and messages created) before `until`. */
+export const overviewWatermark = pgTable('overview_watermark', {
+  name: text('name').primaryKey(),
+  until: at('until').notNull(),
+});
+
 export const schema = {
   tenants,
   signingSecrets,
@@ -413,4 +510,10 @@ export const schema = {
   messages,
   deliveries,
   attempts,
+  uiSessions,
+  uiLoginFailures,
+  portalLinks,
+  overviewHourly,
+  overviewLatency,
+  overviewWatermark,
 };

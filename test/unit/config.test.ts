@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { readFileSync } from 'node:fs';
+import { ConfigError, configurationTable, loadConfig } from '../../src/config.ts';
+import { replaceConfigTable } from '../../scripts/lib/readme-config.ts';
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -206,5 +208,12 @@ describe('loadConfig rejects bad values with one line naming variable, value and
   it('names the first bad variable when several are bad', () => {
     const error = configError({ PORT: 'x', LOG_LEVEL: 'loud' });
     expect(['PORT', 'LOG_LEVEL']).toContain(error.variable);
+  });
+});
+
+describe('the README', () => {
+  it('shows the configuration table of src/config.ts (npm run docs:config writes it)', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(replaceConfigTable(readme, configurationTable())).toBe(readme);
   });
 });

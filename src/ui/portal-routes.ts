@@ -1,0 +1,195 @@
+/**
+ * The portal's routes (`/portal`): the link exchange, and the message list and page locked to the
+ * session's scope. Every query goes through the scope (log-pages.ts `scopeFilter`), so an id of
+ * another tenant answers 404 whatever URL carries it.
+ *
+ * Application scope (the Svix-compatible `app-portal-access`): the session already carries `appId`;
+ * `scopeFilter` adds it to every query once the delivery log has the filter, and `PORTAL_NAV` gains
+ * an Endpoints item whose pages (add, edit, disable, rotate secret, send example) call the endpoint
+ * services with the session's application.
+ */
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { retryMessage } from '../services/delivery.ts';
+import { tenantNames } from '../services/tenant-names.ts';
+import { redeemPortalLink } from '../services/portal.ts';
+import { csrfMatches, endSession, readSession } from '../services/ui-sessions.ts';
+import type { UiDeps } from './app.ts';
+import { query, type Html } from './html.ts';
+import { page, type Flash, type NavItem } from './layout.ts';
+import {
+  deliveryFragment,
+  loadMessage,
+  messageListBody,
+  messagePageBody,
+  parseListQuery,
+  searchTarget,
+  type LogContext,
+} from './log-pages.ts';
+import { errorBody, portalEntryBody } from './login-pages.ts';
+import {
+  clearCookie,
+  formOf,
+  isHtmx,
+  PORTAL_COOKIE,
+  readCookie,
+  safeNext,
+  sameOrigin,
+  setFlash,
+  setSessionCookie,
+  takeFlash,
+  type UiEnv,
+} from './security.ts';
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The portal's navigation; an application's portal will list its endpoints here too. */
+const PORTAL_NAV: readonly NavItem[] = [{ key: 'messages', label: 'Messages', href: '/portal/messages' }];
+
+export function portalRoutes(deps: UiDeps): Hono<UiEnv> {
+  const { services } = deps;
+  const app = new Hono<UiEnv>();
+
+  async function render(
+    c: Context<UiEnv>,
+    title: string,
+    body: Html,
+    options: { status?: 200 | 400 | 403 | 404; flash?: Flash | null } = {},
+  ) {
+    const session = c.get('portalSession');
+    const name = (await tenantNames(services, [session.scope.tenantId])).get(session.scope.tenantId) ?? 'Webhooks';
+    const flash = options.flash === undefined ? takeFlash(c) : options.flash;
+    return c.html(
+      page({
+        title,
+        area: 'portal',
+        current: 'messages',
+        session: { csrf: session.csrfToken, nav: PORTAL_NAV, who: session.scope.readOnly ? `${name} · read-only` : name },
+        flash,
+        body,
+      }),
+      options.status ?? 200,
+    );
+  }
+
+  function logContext(c: Context<UiEnv>): LogContext {
+    const session = c.get('portalSession');
+    return {
+      deps: services,
+      area: 'portal',
+      base: '/portal',
+      scope: session.scope,
+      csrf: session.csrfToken,
+      readOnly: session.scope.readOnly,
+      now: services.clock.now(),
+    };
+  }
+
+  app.get('/portal', (c) =>
+    c.html(
+      page({
+        title: 'Portal',
+        area: 'portal',
+        flash: takeFlash(c),
+        body: portalEntryBody(safeNext(c.req.query('next'), '/portal/messages')),
+      }),
+    ),
+  );
+
+  /** The link's token (from the URL fragment, posted by the portal page) → a session cookie. */
+  app.post('/portal/session', async (c) => {
+    if (!sameOrigin(c, deps.publicUrl)) return c.json({ message: 'This portal link must be opened in a browser.' }, 403);
+    const body = (await c.req.json().catch(() => null)) as { token?: unknown } | null;
+    const token = typeof body?.token === 'string' ? body.token : '';
+    const redeemed = await redeemPortalLink(services, token);
+    if (redeemed === null) {
+      return c.json({ message: 'This portal link has expired or was already used. Ask for a new one.' }, 401);
+    }
+    setSessionCookie(c, PORTAL_COOKIE, redeemed.token, '/portal', redeemed.session.expiresAt, services.clock.now());
+    return c.json({ next: '/portal/messages' });
+  });
+
+  app.get('/portal/session', async (c) => {
+    const token = readCookie(c, PORTAL_COOKIE);
+    const session = token ? await readSession(services, token, 'portal') : null;
+    return c.json({ signedIn: session !== null });
+  });
+
+  const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
+    const token = readCookie(c, PORTAL_COOKIE);
+    const session = token ? await readSession(services, token, 'portal') : null;
+    if (!session) {
+      if (isHtmx(c)) {
+        c.header('hx-redirect', '/portal');
+        return c.body(null, 200);
+      }
+      const here = `${c.req.path}${new URL(c.req.url).search}`;
+      return c.redirect(`/portal${query({ next: c.req.method === 'GET' ? here : undefined })}`, 303);
+    }
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      const form = await formOf(c);
+      if (!sameOrigin(c, deps.publicUrl) || !csrfMatches(session, form['_csrf'])) {
+        return c.html(
+          page({
+            title: 'Not allowed',
+            area: 'portal',
+            body: errorBody(403, 'This form expired. Go back, reload the page and send it again.', '/portal/messages'),
+          }),
+          403,
+        );
+      }
+    }
+    c.set('portalSession', session);
+    c.set('portalToken', token as string);
+    await next();
+  };
+  app.use('/portal/messages', requireSession);
+  app.use('/portal/messages/*', requireSession);
+  app.use('/portal/logout', requireSession);
+
+  app.post('/portal/logout', async (c) => {
+    await endSession(services, c.get('portalToken'));
+    clearCookie(c, PORTAL_COOKIE, '/portal');
+    setFlash(c, { tone: 'ok', text: 'Signed out of the portal.' });
+    return c.redirect('/portal', 303);
+  });
+
+  app.get('/portal/messages', async (c) => {
+    const ctx = logContext(c);
+    const q = c.req.query('q');
+    let searchError: string | undefined;
+    if (q !== undefined) {
+      const target = await searchTarget(ctx, q);
+      if ('href' in target) return c.redirect(target.href, 303);
+      searchError = target.error;
+    }
+    const parsed = parseListQuery(ctx, c.req.query());
+    const { body, results } = await messageListBody(ctx, parsed, searchError);
+    if (isHtmx(c)) return c.html(results);
+    return render(c, 'Messages', body, { status: searchError || Object.keys(parsed.errors).length > 0 ? 400 : 200 });
+  });
+
+  app.get('/portal/messages/:messageId', async (c) => {
+    const ctx = logContext(c);
+    const id = c.req.param('messageId');
+    if (!ID.test(id)) return render(c, 'Not found', errorBody(404, 'There is no such message.', '/portal/messages'), { status: 404 });
+    if (isHtmx(c) && c.req.query('part') === 'delivery') return c.html(await deliveryFragment(ctx, id, c.req.query('after')));
+    const message = await loadMessage(ctx, id);
+    const flash = takeFlash(c);
+    return render(c, `Message ${id}`, messagePageBody(ctx, message, flash?.after), { flash });
+  });
+
+  app.post('/portal/messages/:messageId/retry', async (c) => {
+    const ctx = logContext(c);
+    if (ctx.readOnly) return render(c, 'Not allowed', errorBody(403, 'This portal is read-only.', '/portal/messages'), { status: 403 });
+    const message = await loadMessage(ctx, c.req.param('messageId'));
+    await retryMessage(services, message.id);
+    setFlash(c, {
+      tone: 'ok',
+      text: 'Retry queued: the new attempt appears below as soon as it finishes.',
+      after: message.attempts.length,
+    });
+    return c.redirect(`/portal/messages/${message.id}`, 303);
+  });
+
+  return app;
+}
