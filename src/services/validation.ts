@@ -55,15 +55,12 @@ export function validateRunInput(rules: WebhookUrlRules, input: RunInput): Webho
   if (details.length > 0) fail(details);
   if (!webhook) return null;
   const events = webhook.events ? EVENT_TYPES.filter((type) => webhook.events?.includes(type)) : [...EVENT_TYPES];
-  return {
-    url: webhook.url,
-    events,
-    metadata: webhook.metadata ?? null,
-    headers: webhook.headers ?? {},
-    ordered: webhook.ordered ?? false,
-    throttleRate: webhook.throttleRate ?? null,
-    retrySchedule: retrySchedule ?? null,
-  };
+  const config: WebhookConfig = { url: webhook.url, events, metadata: webhook.metadata ?? null, headers: webhook.headers ?? {} };
+  // Delivery control only when asked for: a plain webhook is stored as it always was.
+  if (webhook.ordered === true) config.ordered = true;
+  if (typeof webhook.throttleRate === 'number') config.throttleRate = webhook.throttleRate;
+  if (typeof retrySchedule === 'string') config.retrySchedule = retrySchedule;
+  return config;
 }
 
 /**

@@ -588,3 +588,43 @@ describe('Idempotency-Key', () => {
     }
   });
 });
+
+describe('delivery control on a run webhook', () => {
+  it('takes ordered, throttleRate and retrySchedule, stores them on its endpoint and echoes them', async () => {
+    const run = await createRun({
+      workflowId: uniqueWorkflow('control'),
+      webhook: { ...WEBHOOK, ordered: true, throttleRate: 20, retrySchedule: ['500ms', '2s', '1m'] },
+    });
+    const webhook = {
+      url: WEBHOOK.url,
+      events: ALL_EVENTS,
+      metadata: WEBHOOK.metadata,
+      ordered: true,
+      throttleRate: 20,
+      retrySchedule: '500ms,2s,1m',
+    };
+    expect(run.webhook).toEqual(webhook);
+    expect((await api.call('GET', `/v1/runs/${String(run.id)}`)).body.webhook).toEqual(webhook);
+    const [endpoint] = await api.deps.sql`select ordered, throttle_rate, retry_schedule from endpoints where run_id = ${run.id as string}`;
+    expect(endpoint).toEqual({ ordered: true, throttle_rate: 20, retry_schedule: [500, 2_000, 60_000] });
+    // An empty schedule is a schedule: no retries.
+    const none = await createRun({ workflowId: uniqueWorkflow('control'), webhook: { ...WEBHOOK, retrySchedule: '' } });
+    expect(none.webhook.retrySchedule).toBe('');
+    // Without them, the webhook is shown as before.
+    expect((await createRun()).webhook).toEqual({ url: WEBHOOK.url, events: ALL_EVENTS, metadata: WEBHOOK.metadata });
+  });
+
+  it.each([
+    [{ retrySchedule: '5 seconds' }, 'body.webhook.retrySchedule'],
+    [{ retrySchedule: '1s,8d' }, 'body.webhook.retrySchedule'],
+    [{ retrySchedule: Array.from({ length: 21 }, () => '1s').join(',') }, 'body.webhook.retrySchedule'],
+    [{ throttleRate: 0 }, 'body.webhook.throttleRate'],
+    [{ throttleRate: 2.5 }, 'body.webhook.throttleRate'],
+    [{ ordered: 'yes' }, 'body.webhook.ordered'],
+  ])('refuses %j with 422 naming %s', async (fields, path) => {
+    const answer = await api.call('POST', '/v1/runs', { body: { workflowId: 'wf', webhook: { ...WEBHOOK, ...fields } } });
+    expect(answer.status).toBe(422);
+    expect(answer.body.error.code).toBe('validation_failed');
+    expect(answer.body.error.details.map((detail: { path: string }) => detail.path)).toContain(path);
+  });
+});

@@ -217,3 +217,29 @@ describe('the README', () => {
     expect(replaceConfigTable(readme, configurationTable())).toBe(readme);
   });
 });
+
+describe('delivery control settings', () => {
+  it('ORBIT_ENDPOINT_DISABLE_AFTER defaults to 5 days and takes any duration from 1s', () => {
+    expect(loadConfig({}).endpointDisableAfterMs).toBe(5 * 86_400_000);
+    expect(loadConfig({ ORBIT_ENDPOINT_DISABLE_AFTER: '1s' }).endpointDisableAfterMs).toBe(1_000);
+    expect(loadConfig({ ORBIT_ENDPOINT_DISABLE_AFTER: '36h' }).endpointDisableAfterMs).toBe(36 * 3_600_000);
+    for (const bad of ['999ms', '0s', 'soon', '-1d']) {
+      expect(configError({ ORBIT_ENDPOINT_DISABLE_AFTER: bad }).message).toContain('ORBIT_ENDPOINT_DISABLE_AFTER');
+    }
+  });
+
+  it('ORBIT_OPERATIONAL_WEBHOOK_URL is an https URL (http with ORBIT_ALLOW_HTTP); its secret is never echoed', () => {
+    expect(loadConfig({}).operationalWebhookUrl).toBeUndefined();
+    expect(loadConfig({ ORBIT_OPERATIONAL_WEBHOOK_URL: 'https://ops.example.com/hook' }).operationalWebhookUrl).toBe(
+      'https://ops.example.com/hook',
+    );
+    expect(configError({ ORBIT_OPERATIONAL_WEBHOOK_URL: 'http://ops.example.com/hook' }).variable).toBe('ORBIT_OPERATIONAL_WEBHOOK_URL');
+    expect(loadConfig({ ORBIT_OPERATIONAL_WEBHOOK_URL: 'http://127.0.0.1:9/hook', ORBIT_ALLOW_HTTP: 'true' }).operationalWebhookUrl).toBe(
+      'http://127.0.0.1:9/hook',
+    );
+    expect(configError({ ORBIT_OPERATIONAL_WEBHOOK_URL: 'ftp://x' }).variable).toBe('ORBIT_OPERATIONAL_WEBHOOK_URL');
+    const error = configError({ ORBIT_OPERATIONAL_WEBHOOK_SECRET: 'whsec_not-base64!' });
+    expect(error.variable).toBe('ORBIT_OPERATIONAL_WEBHOOK_SECRET');
+    expect(error.message).not.toContain('not-base64');
+  });
+});
