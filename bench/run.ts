@@ -9,6 +9,8 @@
  *   throughput  20,000 events (4,000 runs × run.started, 3 × node.completed, run.completed), 64
  *               concurrent clients, first request → last receipt; statements per delivery from
  *               pg_stat_statements over the phase
+ *   ordered     the throughput workload again with every run's webhook `"ordered": true` (each run's
+ *               messages one at a time, in order): what ordered delivery costs beside it
  *   latency     a fixed 1,000 events/s for 10 s, request sent → receipt (by svix-id = messageId)
  *   drain       200,000 messages queued while no worker runs (`orbit api` up; rows inserted by SQL
  *               in the shape recordEvent writes, jobs by the queue's own `enqueueDeliveries`),
@@ -64,7 +66,7 @@ const TAIL_CAP_S = 30;
 
 const TARGETS = { throughput: 5_000, latencyP50: 10, latencyP99: 50, drain: 8_000, rssMiB: 300, statements: 3 };
 
-const PHASES = ['relay', 'throughput', 'latency', 'drain'] as const;
+const PHASES = ['relay', 'throughput', 'ordered', 'latency', 'drain'] as const;
 type Phase = (typeof PHASES)[number];
 const args = process.argv.slice(2);
 const CPU_PROF = args.includes('--cpu-prof');
@@ -533,8 +535,10 @@ const EVENT_BODIES: string[] = [
 ];
 
 /** Creates up to `count` runs (stopping after CREATE_CAP_S), their webhooks spread over the receiver's origins. */
-async function createRuns(api: Api, count: number, clients: number): Promise<{ ids: string[]; seconds: number }> {
-  const bodies = api.receiverUrls.map((url) => JSON.stringify({ workflowId: 'wf_bench', webhook: { url, metadata: { bench: true } } }));
+async function createRuns(api: Api, count: number, clients: number, ordered = false): Promise<{ ids: string[]; seconds: number }> {
+  const bodies = api.receiverUrls.map((url) =>
+    JSON.stringify({ workflowId: 'wf_bench', webhook: { url, metadata: { bench: true }, ...(ordered ? { ordered: true } : {}) } }),
+  );
   const ids: string[] = [];
   let next = 0;
   const started = now();
@@ -646,6 +650,8 @@ interface Results {
     cpu: Record<string, number>;
     eventLoop: EventLoopStats | null;
   };
+  /** The throughput workload with `"ordered": true` webhooks. */
+  ordered?: Results['throughput'];
   latency?: {
     events: number;
     sendRate: number;
@@ -725,9 +731,11 @@ async function relayPhase(receiver: Helper, profileDir: string | undefined): Pro
   }
 }
 
-async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db): Promise<void> {
-  say(`throughput: creating ${fmt(RUNS)} runs`);
-  const created = await createRuns(api, RUNS, CLIENTS);
+/** The throughput workload; `ordered`: every run's webhook asks for ordered delivery (the `ordered` phase). */
+async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db, ordered = false): Promise<void> {
+  const phase = ordered ? 'ordered' : 'throughput';
+  say(`${phase}: creating ${fmt(RUNS)} runs${ordered ? ' with ordered webhooks' : ''}`);
+  const created = await createRuns(api, RUNS, CLIENTS, ordered);
   await receiver.request({ cmd: 'reset' });
   const meter = cpuMeter([
     { label: 'orbit serve (node: supervisor, API and worker)', pids: () => orbitProcesses(orbit.pid) },
@@ -738,9 +746,9 @@ async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db)
   const sampler = waitSampler(db);
   await orbit.probe();
   meter.start();
-  say(`throughput: ${fmt(RUNS * EVENTS_PER_RUN)} events, ${CLIENTS} clients`);
+  say(`${phase}: ${fmt(RUNS * EVENTS_PER_RUN)} events, ${CLIENTS} clients`);
   const driven = await driveClosedLoop(api, created.ids, CLIENTS, THROUGHPUT_CAP_S);
-  if (driven.capped) say(`throughput: capped at ${THROUGHPUT_CAP_S} s: ${fmt(driven.accepted)} events sent`);
+  if (driven.capped) say(`${phase}: capped at ${THROUGHPUT_CAP_S} s: ${fmt(driven.accepted)} events sent`);
   const stats = await receiver.request<ReceiverStats>({ cmd: 'wait', unique: driven.expected, timeoutMs: TAIL_CAP_S * 1000 });
   const cpu = meter.stop();
   const eventLoop = await orbit.probe();
@@ -760,7 +768,7 @@ async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db)
   const ingestSeconds = (driven.answeredAt - driven.startedAt) / 1000;
   const ack = [...driven.ackMs].sort((a, b) => a - b);
   const deliveries = stats.unique;
-  results.throughput = {
+  const result: NonNullable<Results['throughput']> = {
     events: RUNS * EVENTS_PER_RUN,
     capped: driven.capped,
     accepted: driven.accepted,
@@ -783,11 +791,12 @@ async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db)
     cpu,
     eventLoop,
   };
+  results[phase] = result;
   say(
-    `throughput: ${fmt(deliveries)} deliveries in ${seconds.toFixed(2)} s → ${fmt(deliveries / seconds)}/s ` +
-      `(ingest ${fmt(driven.accepted / ingestSeconds)} events/s); ${results.throughput.statementsPerDelivery} statements/delivery`,
+    `${phase}: ${fmt(deliveries)} deliveries in ${seconds.toFixed(2)} s → ${fmt(deliveries / seconds)}/s ` +
+      `(ingest ${fmt(driven.accepted / ingestSeconds)} events/s); ${result.statementsPerDelivery} statements/delivery`,
   );
-  if (stats.timedOut) say(`throughput: only ${stats.unique} of ${driven.expected} deliveries arrived within the timeout`);
+  if (stats.timedOut) say(`${phase}: only ${stats.unique} of ${driven.expected} deliveries arrived within the timeout`);
 }
 
 async function latencyPhase(api: Api, receiver: Helper, orbit: Orbit): Promise<void> {
@@ -1223,9 +1232,14 @@ function report(): string {
   const l = results.latency;
   const d = results.drain;
   const r = results.relay;
+  const o = results.ordered;
   if (t)
     lines.push(
       `| throughput, end to end (${fmt(t.events)} events, ${CLIENTS} clients${t.capped ? `, capped at ${THROUGHPUT_CAP_S} s: ${fmt(t.accepted)} sent` : ''}) | ${fmt(t.deliveriesPerSecond)} deliveries/s | ≥ ${fmt(TARGETS.throughput)} | ${status(t.deliveriesPerSecond >= TARGETS.throughput)} |`,
+    );
+  if (o)
+    lines.push(
+      `| throughput with \`"ordered": true\` webhooks (same workload${o.capped ? `, capped at ${THROUGHPUT_CAP_S} s: ${fmt(o.accepted)} sent` : ''}) | ${fmt(o.deliveriesPerSecond)} deliveries/s | | |`,
     );
   if (l) {
     const complete = l.missing <= l.events * 0.01;
@@ -1289,6 +1303,22 @@ function report(): string {
       'Top statements by total execution time (pg_stat_statements over the phase):',
       '',
       ...statementTable(t.window, t.deliveries),
+      '',
+    );
+  }
+  if (o) {
+    lines.push('## Ordered delivery', '');
+    lines.push(
+      `The throughput workload with every run's webhook \`"ordered": true\`: each run's messages go one at a time, the next once the one before it is recorded (a chain serialised on the run's endpoint row).`,
+      '',
+      `- first request → last receipt: ${o.seconds} s → **${fmt(o.deliveriesPerSecond)} deliveries/s** (${fmt(o.deliveries)} delivered, ${o.duplicates} duplicates)${t ? `; unordered: ${fmt(t.deliveriesPerSecond)}/s` : ''}`,
+      `- ingest: ${fmt(o.accepted)} events answered 202 in ${o.ingestSeconds} s (${fmt(o.ingestPerSecond)} events/s); 202 latency p50 ${o.ackP50} ms, p99 ${o.ackP99} ms`,
+      `- statements per delivery: **${o.statementsPerDelivery}** (${o.statementsPerDeliveryNoTxControl} without BEGIN/COMMIT), transactions per delivery ${o.transactionsPerDelivery}`,
+      `- CPU (% of one core): ${cpuLine(o.cpu)}`,
+      '',
+      'Top statements by total execution time:',
+      '',
+      ...statementTable(o.window, Math.max(1, o.deliveries)),
       '',
     );
   }
@@ -1401,7 +1431,7 @@ async function main(): Promise<void> {
     serve = null;
 
     const serveProfileDir = CPU_PROF ? join(profileRoot, 'serve') : undefined;
-    if (selected.has('throughput') || selected.has('latency')) {
+    if (selected.has('throughput') || selected.has('ordered') || selected.has('latency')) {
       serve = await startOrbit('serve', orbitEnv, serveProfileDir);
     } else {
       // The database must run for openDb: a short serve without a profile.
@@ -1413,10 +1443,11 @@ async function main(): Promise<void> {
     const bossVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules/pg-boss/package.json'), 'utf8')) as { version: string }).version;
     results.environment['pg-boss'] = bossVersion;
 
-    if (selected.has('throughput') || selected.has('latency')) {
+    if (selected.has('throughput') || selected.has('ordered') || selected.has('latency')) {
       const api: Api = { pool: new Pool(serve.url as string, { connections: 256 }), key: adminKey, receiverUrls: receiver.urls };
       try {
         if (selected.has('throughput')) await throughputPhase(serve, api, receiver, db);
+        if (selected.has('ordered')) await throughputPhase(serve, api, receiver, db, true);
         if (selected.has('latency')) await latencyPhase(api, receiver, serve);
       } finally {
         await api.pool.close();
@@ -1428,7 +1459,7 @@ async function main(): Promise<void> {
       summariseProfiles(
         serveProfileDir,
         serve.pid,
-        `orbit serve (${[...selected].filter((p) => p === 'throughput' || p === 'latency').join(' + ')})`,
+        `orbit serve (${[...selected].filter((p) => p === 'throughput' || p === 'ordered' || p === 'latency').join(' + ')})`,
       );
     serve = null;
 
