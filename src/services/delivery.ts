@@ -165,7 +165,7 @@ interface RawDelivery {
 const LOAD_DELIVERIES = `
   select d.message_id, d.endpoint_id, d.tenant_id, m.run_id, e.kind, e.url, e.headers, e.disabled,
     e.deleted_at is not null as deleted, m.payload,
-    d.status, d.steps, d.attempt_count, d.status = 'pending' and d.next_attempt_at is null as waiting,
+    d.status, d.steps, d.attempt_count, e.ordered and d.status = 'pending' and d.next_attempt_at is null as waiting,
     e.ordered, e.retry_schedule, extract(epoch from e.failing_since)::float8 * 1000 as failing_since_ms,
     case when e.throttle_rate is not null then 'endpoint' when a.throttle_rate is not null then 'app' end as throttle_scope,
     case when e.throttle_rate is not null then e.id else a.id end as throttle_id,
@@ -742,7 +742,7 @@ export async function retryMessage(
     .select({
       endpointId: deliveries.endpointId,
       url: endpoints.url,
-      waiting: sql<boolean>`${deliveries.status} = 'pending' and ${deliveries.nextAttemptAt} is null`,
+      waiting: sql<boolean>`${endpoints.ordered} and ${deliveries.status} = 'pending' and ${deliveries.nextAttemptAt} is null`,
     })
     .from(deliveries)
     .innerJoin(messages, eq(messages.id, deliveries.messageId))

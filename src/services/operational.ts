@@ -60,10 +60,12 @@ interface Target {
   tenant_id: string;
   url: string;
   deployment: boolean;
+  /** The event types it takes (Svix's `eventTypes`); null for all. */
+  filter_types: string[] | null;
 }
 
 const TARGETS = `
-  select id, tenant_id, url, uid is not distinct from $2 as deployment from endpoints
+  select id, tenant_id, url, uid is not distinct from $2 as deployment, filter_types from endpoints
   where kind = 'operational' and deleted_at is null and not disabled and (tenant_id = any($1::text[]) or uid = $2)
   order by id`;
 
@@ -151,6 +153,7 @@ export async function writeOperationalEvents(
     const groups = new Map<string, Target[]>();
     for (const target of targets) {
       if (!target.deployment && target.tenant_id !== event.tenantId) continue;
+      if (target.filter_types !== null && target.filter_types.length > 0 && !target.filter_types.includes(event.type)) continue;
       const owner = target.deployment ? target.tenant_id : event.tenantId;
       groups.set(owner, [...(groups.get(owner) ?? []), target]);
     }
