@@ -17,7 +17,7 @@ import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { runRoutes } from './routes/runs.ts';
-import { payloadTooLarge, svixNotFound } from './svix/errors.ts';
+import { payloadTooLargeAfterDrain, svixNotFound } from './svix/errors.ts';
 import { isSvixPath, svixRoutes } from './svix/index.ts';
 
 export interface ApiDeps {
@@ -110,7 +110,9 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     bodyLimit({
       maxSize: LIMITS.requestBodyBytes,
       onError: (c) =>
-        isSvixPath(c.req.path) ? payloadTooLarge(c) : errorResponse(c, 'payload_too_large', 'the request body is larger than 1 MiB'),
+        isSvixPath(c.req.path)
+          ? payloadTooLargeAfterDrain(c)
+          : errorResponse(c, 'payload_too_large', 'the request body is larger than 1 MiB'),
     }),
   );
 

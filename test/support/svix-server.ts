@@ -41,6 +41,7 @@ export async function startSvixServer(options: HarnessOptions = {}): Promise<Svi
   const recording: typeof fetch = async (input, init) => {
     const response = await fetch(input, init);
     statuses.push(response.status);
+    if (response.status >= 500 && process.env['SVIX_DEBUG']) console.log('5xx', init?.method, String(input), await response.clone().text());
     return response;
   };
   // No retries: a 5xx must show up as one, not be retried away.

@@ -61,7 +61,15 @@ const listByMsgRoute = createRoute({
   description: 'Attempts are recorded once finished: `status` is 0 (success) or 2 (fail). `tag` matches nothing (Orbit keeps no tags).',
   request: {
     params: z.object({ app_id, msg_id }),
-    query: z.object({ ...pagingQuery, ...attemptFilters, endpoint_id: PathKey('endpoint_id', 'ep_08QAIw9MnoEyeUVwXmXpDng').optional() }),
+    query: z.object({
+      ...pagingQuery,
+      ...attemptFilters,
+      endpoint_id: z
+        .string()
+        .regex(/^[a-zA-Z0-9\-_.]{1,256}$/, 'must be an endpoint id or uid')
+        .optional()
+        .openapi({ description: 'only the attempts at this endpoint (id or uid)' }),
+    }),
   },
   responses: { 200: { description: 'a page of attempts', ...json(AttemptList) }, ...svixErrors(401, 404, 422) },
 });

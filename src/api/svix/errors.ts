@@ -50,10 +50,15 @@ export const svixNotFound = (c: Context, detail = 'Entity not found'): Response 
 export const svixNotImplemented = (c: Context): Response =>
   svixError(c, 501, 'not_implemented', 'Orbit does not implement this Svix API route (see "Coming from Svix" in the README)');
 
-/** `body.url` → `["body", "url"]`. */
+const LOCATIONS = new Set(['body', 'query', 'path', 'header']);
+
+/** `body.url` → `["body", "url"]`; a path naming no location is the body's (`since` → `["body", "since"]`). */
 function detailItems(details: readonly ErrorDetail[] | undefined, message: string): ValidationItem[] {
   if (!details || details.length === 0) return [{ loc: ['body'], msg: message, type: 'value_error' }];
-  return details.map((detail) => ({ loc: detail.path.split('.').filter((part) => part !== ''), msg: detail.message, type: 'value_error' }));
+  return details.map((detail) => {
+    const loc = detail.path.split('.').filter((part) => part !== '');
+    return { loc: LOCATIONS.has(loc[0] ?? '') ? loc : ['body', ...loc], msg: detail.message, type: 'value_error' };
+  });
 }
 
 export function orbitErrorResponse(c: Context, error: OrbitError): Response {
@@ -80,6 +85,34 @@ export function handleSvixError(error: unknown, c: Context, logger: Logger): Res
 }
 
 export const payloadTooLarge = (c: Context): Response => svixError(c, 413, 'payload_too_large', 'the request body is larger than 1 MiB');
+
+/** Up to this many declared bytes are read (and dropped) before a 413, so the connection stays usable. */
+const DRAIN_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The 413 for a body refused from its Content-Length. The body is read and dropped first: answering
+ * while the client is still sending would leave the connection to be cut mid-upload, and an SDK
+ * reusing it for its next call would fail. A body too large even for that gets `connection: close`.
+ */
+export async function payloadTooLargeAfterDrain(c: Context): Promise<Response> {
+  const body = c.req.raw.body;
+  const declared = Number(c.req.header('content-length'));
+  if (body && !body.locked && Number.isFinite(declared) && declared <= DRAIN_MAX_BYTES) {
+    const reader = body.getReader();
+    try {
+      for (let read = 0; read <= DRAIN_MAX_BYTES;) {
+        const chunk = await reader.read();
+        if (chunk.done) break;
+        read += chunk.value.length;
+      }
+    } catch {
+      // The client went away: nothing to answer anyway.
+    }
+  } else {
+    c.header('connection', 'close');
+  }
+  return payloadTooLarge(c);
+}
 
 const PREFIX: Record<string, string> = { json: 'body', query: 'query', header: 'header' };
 
