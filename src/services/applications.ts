@@ -48,11 +48,35 @@ export function toApplicationView(row: ApplicationRow): ApplicationView {
   };
 }
 
-export async function listApplications(deps: Pick<ServiceDeps, 'db'>, tenantId: string, page: ListPage): Promise<ListOut<ApplicationView>> {
+export interface ApplicationListFilter {
+  /** Leave out applications without (live) endpoints. */
+  excludeWithoutEndpoints?: boolean | undefined;
+  /** Leave out applications whose endpoints are all disabled. */
+  excludeWithOnlyDisabledEndpoints?: boolean | undefined;
+}
+
+const liveEndpointsOf = (enabledOnly: boolean) =>
+  sql`exists (select 1 from ${endpoints} where ${endpoints.appId} = ${applications.id} and ${endpoints.deletedAt} is null${
+    enabledOnly ? sql` and not ${endpoints.disabled}` : sql``
+  })`;
+
+export async function listApplications(
+  deps: Pick<ServiceDeps, 'db'>,
+  tenantId: string,
+  page: ListPage,
+  filter: ApplicationListFilter = {},
+): Promise<ListOut<ApplicationView>> {
   const rows = await deps.db
     .select()
     .from(applications)
-    .where(and(eq(applications.tenantId, tenantId), afterKey(applications.id, page)))
+    .where(
+      and(
+        eq(applications.tenantId, tenantId),
+        filter.excludeWithoutEndpoints === true ? liveEndpointsOf(false) : undefined,
+        filter.excludeWithOnlyDisabledEndpoints === true ? sql`(${liveEndpointsOf(true)} or not ${liveEndpointsOf(false)})` : undefined,
+        afterKey(applications.id, page),
+      ),
+    )
     .orderBy(...keyOrder([applications.id], page))
     .limit(page.limit + 1);
   return listOut(rows, page, (row) => row.id, toApplicationView);

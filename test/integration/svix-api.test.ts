@@ -171,6 +171,14 @@ describe('applications', () => {
     expect(back.data.map((app) => app.id)).toEqual(ids.slice(0, 2));
     const descending = await other.svix.application.list({ order: 'descending' as never });
     expect(descending.data.map((app) => app.id)).toEqual([...ids].reverse());
+
+    await other.svix.endpoint.create(ids[0] as string, { url: RECEIVER });
+    await other.svix.endpoint.create(ids[1] as string, { url: RECEIVER, disabled: true });
+    const withEndpoints = await other.svix.application.list({ excludeAppsWithNoEndpoints: true });
+    expect(withEndpoints.data.map((app) => app.id)).toEqual(ids.slice(0, 2));
+    const enabled = await other.svix.application.list({ excludeAppsWithNoEndpoints: true, excludeAppsWithDisabledEndpoints: true });
+    expect(enabled.data.map((app) => app.id)).toEqual(ids.slice(0, 1));
+    expect((await other.svix.application.list({ excludeAppsWithDisabledEndpoints: true })).data).toHaveLength(4);
   });
 
   it("another tenant's applications answer 404, and its lists do not show them", async () => {

@@ -31,7 +31,8 @@ const listRoute = createRoute({
   path: '/app',
   tags: TAGS,
   summary: "List the tenant's applications",
-  description: 'Oldest first unless `order=descending`. The `exclude_apps_with_*` filters are accepted and ignored.',
+  description:
+    'Oldest first unless `order=descending`. `exclude_apps_with_svix_play_endpoints` is accepted and excludes nothing (Orbit has no Svix Play endpoints).',
   request: {
     query: z.object({
       ...pagingQuery,
@@ -110,7 +111,11 @@ export function applicationRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
 
   app.openapi(listRoute, async (c) => {
     const query = c.req.valid('query');
-    return c.json(await listApplications(deps, c.get('principal').tenantId, pageOf(query, true)), 200);
+    const filter = {
+      excludeWithoutEndpoints: query.exclude_apps_with_no_endpoints,
+      excludeWithOnlyDisabledEndpoints: query.exclude_apps_with_disabled_endpoints,
+    };
+    return c.json(await listApplications(deps, c.get('principal').tenantId, pageOf(query, true), filter), 200);
   });
 
   app.openapi(createAppRoute, async (c) => {
