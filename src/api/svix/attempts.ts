@@ -1,6 +1,6 @@
 /** Svix's `messageAttempt.*` calls: attempts, resend, and the message × endpoint views. */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { statusCodeClass } from '../../domain/svix.ts';
+import { PATH_KEY, statusCodeClass } from '../../domain/svix.ts';
 import {
   expungeAppAttempt,
   getAppAttempt,
@@ -66,7 +66,7 @@ const listByMsgRoute = createRoute({
       ...attemptFilters,
       endpoint_id: z
         .string()
-        .regex(/^[a-zA-Z0-9\-_.]{1,256}$/, 'must be an endpoint id or uid')
+        .regex(PATH_KEY, 'must be an endpoint id or uid')
         .optional()
         .openapi({ description: 'only the attempts at this endpoint (id or uid)' }),
     }),

@@ -14,6 +14,8 @@ import {
   LIMITED_STRING_MAX,
   LIMITED_STRING_RULE,
   MAX_CHANNELS,
+  PATH_KEY,
+  uidProblem,
 } from '../../domain/svix.ts';
 import { installPlainErrors } from '../plain-errors.ts';
 
@@ -55,12 +57,10 @@ const noControl = (schema: z.ZodString) =>
     .refine((text) => !/[\x00-\x08]/.test(text), 'must not contain control characters 0x00-0x08');
 
 export const Uid = (idPrefix: string) =>
-  z
-    .string()
-    .min(1)
-    .max(LIMITED_STRING_MAX)
-    .regex(LIMITED_STRING, LIMITED_STRING_RULE)
-    .refine((uid) => !uid.startsWith(`${idPrefix}_`), `must not start with ${idPrefix}_ (the prefix of ids)`);
+  z.string().superRefine((uid, ctx) => {
+    const problem = uidProblem(uid, idPrefix);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 export const EventTypeName = z
   .string()
@@ -364,5 +364,5 @@ export const listOf = <T extends z.ZodType>(item: T, name: string) =>
 export const PathKey = (name: string, example: string) =>
   z
     .string()
-    .regex(/^[a-zA-Z0-9\-_.]{1,256}$/)
+    .regex(PATH_KEY)
     .openapi({ param: { name, in: 'path' }, example });
