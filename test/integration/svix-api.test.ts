@@ -599,3 +599,122 @@ describe('idempotency keys', () => {
     expect((await svix.message.list(app.id, { eventTypes: ['a.c'] })).data).toHaveLength(1);
   });
 });
+
+describe('hostile input', () => {
+  it('never answers 5xx, and every refusal has Svix shape', async () => {
+    const app = await svix.application.create({ name: 'hostile', uid: unique('hostile') });
+    const endpoint = await svix.endpoint.create(app.id, { url: RECEIVER });
+    const message = await svix.message.create(app.id, { eventType: 'user.created', payload: { a: 1 } });
+    const base = `/api/v1/app/${app.id}`;
+    const ep = `${base}/endpoint/${endpoint.id}`;
+    const bodyRoutes: Array<[string, string]> = [
+      ['POST', '/api/v1/app'],
+      ['PUT', base],
+      ['PATCH', base],
+      ['POST', '/api/v1/event-type'],
+      ['PUT', '/api/v1/event-type/hostile.type'],
+      ['PATCH', '/api/v1/event-type/hostile.type'],
+      ['POST', `${base}/endpoint`],
+      ['PUT', ep],
+      ['PATCH', ep],
+      ['POST', `${ep}/secret/rotate`],
+      ['PUT', `${ep}/headers`],
+      ['PATCH', `${ep}/headers`],
+      ['POST', `${ep}/recover`],
+      ['POST', `${ep}/send-example`],
+      ['POST', `${base}/msg`],
+    ];
+    const nul = '\u0000';
+    const hostileBodies = [
+      '',
+      'null',
+      '[]',
+      '"text"',
+      '42',
+      '{',
+      '{"a":1}',
+      '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]',
+      JSON.stringify({ name: `a${nul}b`, uid: `u${nul}`, description: `d${nul}`, url: `https://x.example/${nul}`, eventType: `e${nul}` }),
+      '{"name":"\\ud800","description":"\\udfff","url":"https://x.example/\\ud800","eventType":"a","payload":{"s":"\\ud800"}}',
+      JSON.stringify({ name: 'x', metadata: { k: nul }, headers: { [`X${nul}`]: 'v', 'X-Ok': `v${nul}` }, description: '' }),
+      JSON.stringify({ name: 'x', throttleRate: 1e300, url: RECEIVER, eventType: 'a', payload: {}, since: '+275760-09-13T00:00:00.000Z' }),
+      JSON.stringify({ since: '-271821-04-20T00:00:00.000Z', until: '2026-13-45T99:99:99Z', key: 'whsec_!!!', gracePeriodSeconds: -1 }),
+      JSON.stringify({ url: RECEIVER, eventTypes: 'user.created', channels: 'eu', headers: ['x'], metadata: [1], secret: 42 }),
+      JSON.stringify({ headers: { 'x-a': null }, deleteHeaders: [nul, 'x'.repeat(10_000)] }),
+      '{"eventType":"a","payload":{"n":1e400,"big":123456789012345678901234567890},"channels":[],"eventId":""}',
+      JSON.stringify({ eventType: 'a', payload: {}, transformationsParams: { rawPayload: '[1]' } }),
+      JSON.stringify({
+        eventType: 'a',
+        payload: {},
+        transformationsParams: { rawPayload: '{"ok":true}', headers: { 'content-type': 'text/plain' } },
+      }),
+      JSON.stringify({ eventType: 'a', payload: {}, application: { name: '' } }),
+      JSON.stringify({ eventType: 'a', exampleIndex: -1, schemas: { '1': nul }, featureFlags: ['a', 'b'], groupName: nul }),
+      JSON.stringify({ __proto__: { polluted: true }, constructor: { prototype: { x: 1 } }, name: 'proto' }),
+    ];
+    for (const [method, path] of bodyRoutes) {
+      for (const body of hostileBodies) {
+        const answer = await raw(method, path, { body, headers: { 'idempotency-key': unique('hostile') } });
+        expect(answer.status, `${method} ${path} ${body.slice(0, 80)} → ${JSON.stringify(answer.body)}`).toBeLessThan(500);
+        if (answer.status >= 400) {
+          const shaped =
+            answer.status === 422
+              ? Array.isArray(answer.body?.['detail'])
+              : typeof answer.body?.['code'] === 'string' && typeof answer.body?.['detail'] === 'string';
+          expect(shaped, `${method} ${path} ${JSON.stringify(answer.body)}`).toBe(true);
+        }
+      }
+    }
+    const queries = [
+      'limit=-1',
+      'limit=abc',
+      'limit=99999999999',
+      'iterator=%00',
+      'iterator=-',
+      'iterator=msg_0000000000000000000000x',
+      'before=9999999-01-01',
+      'after=%2B275760-09-13T00:00:00.000Z',
+      'before=-271821-04-20T00:00:00.000Z',
+      'status=9',
+      'status_code_class=123',
+      'with_content=maybe',
+      'event_types=a,b%20c',
+      'channel=%00',
+      'order=sideways',
+      'since=yesterday',
+      'endpoint_id=%00',
+      'limit=1&limit=2',
+    ];
+    const getRoutes = [
+      '/api/v1/app',
+      '/api/v1/event-type',
+      `${base}/endpoint`,
+      `${base}/msg`,
+      `${base}/attempt/msg/${message.id}`,
+      `${base}/attempt/endpoint/${endpoint.id}`,
+      `${ep}/msg`,
+      `${base}/msg/${message.id}/endpoint`,
+      `${ep}/stats`,
+      `${base}/msg/${message.id}`,
+    ];
+    for (const path of getRoutes) {
+      for (const query of queries) {
+        const answer = await raw('GET', `${path}?${query}`);
+        expect(answer.status, `GET ${path}?${query} → ${JSON.stringify(answer.body)}`).toBeLessThan(500);
+      }
+    }
+    for (const path of [
+      '/api/v1/app/%00',
+      '/api/v1/app/%E0%A4%A',
+      `/api/v1/app/${'x'.repeat(5000)}`,
+      `${base}/endpoint/..%2F..%2Fetc`,
+      `${base}/msg/%F0%9F%98%80`,
+      '/api/v1/event-type/%C0%AF',
+      `${base}/msg/${message.id}/attempt/%00`,
+    ]) {
+      const answer = await raw('GET', path);
+      expect(answer.status, path).toBe(404);
+      expect(answer.body).toEqual({ code: 'not_found', detail: expect.any(String) });
+    }
+  }, 60_000);
+});

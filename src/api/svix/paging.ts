@@ -58,20 +58,28 @@ export const BooleanQuery = z
   .optional()
   .openapi({ type: 'boolean' });
 
-/** A date-time as the SDKs send it (ISO 8601); a bad one is a 422. */
-export const DateQuery = z
-  .string()
-  .max(64)
-  .transform((text, ctx) => {
-    const ms = Date.parse(text);
-    if (Number.isNaN(ms)) {
-      ctx.addIssue({ code: 'custom', message: 'must be a date-time in ISO 8601, such as 2026-02-18T12:00:00.000Z' });
-      return z.NEVER;
-    }
-    return new Date(ms);
-  })
-  .optional()
-  .openapi({ type: 'string', format: 'date-time' });
+/** Dates PostgreSQL and JavaScript both hold: from 1970 to the end of 9999. */
+const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/** A date-time as the SDKs send it (ISO 8601); a bad or out-of-range one is a 422. */
+export const dateTime = () =>
+  z
+    .string()
+    .max(64)
+    .transform((text, ctx) => {
+      const ms = Date.parse(text);
+      if (Number.isNaN(ms) || ms < 0 || ms > LATEST) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be a date-time in ISO 8601 between 1970 and 9999, such as 2026-02-18T12:00:00.000Z',
+        });
+        return z.NEVER;
+      }
+      return new Date(ms);
+    })
+    .openapi({ type: 'string', format: 'date-time' });
+
+export const DateQuery = dateTime().optional();
 
 /** A list of event type names, joined with commas (`event_types=a,b`) or repeated. */
 export const EventTypesQuery = z

@@ -18,6 +18,7 @@ import {
   uidProblem,
 } from '../../domain/svix.ts';
 import { installPlainErrors } from '../plain-errors.ts';
+import { dateTime } from './paging.ts';
 
 installPlainErrors();
 
@@ -264,18 +265,7 @@ export const EndpointStatsSchema = z
   })
   .openapi('EndpointStats');
 
-const DateTime = z
-  .string()
-  .max(64)
-  .transform((text, ctx) => {
-    const ms = Date.parse(text);
-    if (Number.isNaN(ms)) {
-      ctx.addIssue({ code: 'custom', message: 'must be a date-time in ISO 8601, such as 2026-02-18T12:00:00.000Z' });
-      return z.NEVER;
-    }
-    return new Date(ms);
-  })
-  .openapi({ type: 'string', format: 'date-time' });
+const DateTime = dateTime();
 
 export const RecoverInSchema = z.object({ since: DateTime, until: DateTime.nullish() }).openapi('RecoverIn');
 export const RecoverOutSchema = z
