@@ -569,6 +569,52 @@ describe('messages', () => {
   });
 });
 
+describe('message attempts: refusals', () => {
+  it("unknown and other tenants' messages, endpoints and attempts are 404; bad filters are 422", async () => {
+    const app = await svix.application.create({ name: 'attempt refusals' });
+    const endpoint = await svix.endpoint.create(app.id, { url: RECEIVER });
+    const message = await svix.message.create(app.id, { eventType: 'user.created', payload: {} });
+    const unknownMsg = 'msg_0000000000000000000000x';
+    const unknownEp = 'ep_0000000000000000000000x';
+    const ma = svix.messageAttempt;
+    const notFound: Array<() => Promise<unknown>> = [
+      () => ma.listByMsg(app.id, unknownMsg),
+      () => ma.listByMsg(app.id, message.id, { endpointId: unknownEp }),
+      () => ma.listByEndpoint(app.id, unknownEp),
+      () => ma.listAttemptedMessages(app.id, unknownEp),
+      () => ma.listAttemptedDestinations(app.id, unknownMsg),
+      () => ma.get(app.id, message.id, 'atmpt_0000000000000000000000x'),
+      () => ma.get(app.id, unknownMsg, 'atmpt_0000000000000000000000x'),
+      () => ma.expungeContent(app.id, message.id, 'atmpt_0000000000000000000000x'),
+      () => ma.resend(app.id, unknownMsg, endpoint.id),
+      () => ma.resend(app.id, message.id, unknownEp),
+    ];
+    for (const call of notFound) expect((await refused(call())).body).toEqual({ code: 'not_found', detail: expect.any(String) });
+    const other = await s.otherTenant();
+    const theirs: Array<() => Promise<unknown>> = [
+      () => other.svix.messageAttempt.listByMsg(app.id, message.id),
+      () => other.svix.messageAttempt.listByEndpoint(app.id, endpoint.id),
+      () => other.svix.messageAttempt.listAttemptedMessages(app.id, endpoint.id),
+      () => other.svix.messageAttempt.listAttemptedDestinations(app.id, message.id),
+      () => other.svix.messageAttempt.resend(app.id, message.id, endpoint.id),
+      () => other.svix.message.get(app.id, message.id),
+      () => other.svix.message.list(app.id),
+      () => other.svix.message.expungeContent(app.id, message.id),
+    ];
+    for (const call of theirs) expect((await refused(call())).code).toBe(404);
+    expectValidation(await refused(ma.listByMsg(app.id, message.id, { status: 7 as never })), ['query', 'status']);
+    expectValidation(await refused(ma.listByEndpoint(app.id, endpoint.id, { statusCodeClass: 250 as never })), [
+      'query',
+      'status_code_class',
+    ]);
+    expectValidation(await refused(ma.listAttemptedMessages(app.id, endpoint.id, { eventTypes: ['bad type'] })), ['query', 'event_types']);
+    // Nothing was attempted yet: empty pages, and the delivery shows as pending (1) or sending (3).
+    expect((await ma.listByEndpoint(app.id, endpoint.id, { status: 1 as never })).data).toEqual([]);
+    const destinations = await ma.listAttemptedDestinations(app.id, message.id);
+    expect(destinations.data.map((d) => d.id)).toEqual([endpoint.id]);
+  });
+});
+
 describe('idempotency keys', () => {
   it('replays the first answer for a repeat, refuses the same key with another body', async () => {
     const app = await svix.application.create({ name: 'idempotent' });
