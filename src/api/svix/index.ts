@@ -5,7 +5,7 @@
  * Orbit's own routes, served beside them with Orbit's envelope.
  */
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../../lib/logger.ts';
 import type { ServiceDeps } from '../../services/deps.ts';
 import { checkDatabase } from '../../services/health.ts';
@@ -14,7 +14,7 @@ import type { ApiEnv } from '../auth.ts';
 import { applicationRoutes } from './applications.ts';
 import { attemptRoutes } from './attempts.ts';
 import { endpointRoutes } from './endpoints.ts';
-import { handleSvixError, svixError, svixNotFound, svixNotImplemented } from './errors.ts';
+import { handleSvixError, svixError, svixNotImplemented } from './errors.ts';
 import { eventTypeRoutes } from './event-types.ts';
 import { idempotency } from './idempotency.ts';
 import { messageRoutes } from './messages.ts';
@@ -86,9 +86,8 @@ export function svixRoutes(deps: ServiceDeps, logger: Logger): OpenAPIHono<ApiEn
   app.route('/', messageRoutes(deps));
   app.route('/', attemptRoutes(deps));
   for (const [method, path] of NOT_IMPLEMENTED) app.on(method, path, (c) => svixNotImplemented(c));
-  // Any other Svix path (streams, connectors, integrations, …): a Svix-shaped 404. Orbit's own
-  // paths go on to the routes mounted after this app.
-  app.all('*', (c: Context, next) => (isSvixPath(c.req.path) ? svixNotFound(c, `Orbit has no ${c.req.method} ${c.req.path}`) : next()));
+  // Any other Svix path (streams, connectors, integrations, …) falls through to the app's notFound,
+  // which answers Svix's 404 for it (isSvixPath): routes mounted later under /api/v1 still answer.
 
   app.onError((error, c) => handleSvixError(error, c, logger));
   return app;
