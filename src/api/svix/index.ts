@@ -1,5 +1,5 @@
 /**
- * The Svix-compatible API under `/api/v1` (CONTRACT §9): the official Svix SDKs, pointed at Orbit
+ * The Svix-compatible API under `/api/v1` (README, "Coming from Svix"): the official Svix SDKs, pointed at Orbit
  * with `serverUrl` and an Orbit API key, work unchanged. A tenant is Svix's organisation. These
  * routes answer in Svix's shapes (errors included); `/api/v1/runs…` and `/api/v1/admin…` are
  * Orbit's own routes, served beside them with Orbit's envelope.
