@@ -16,7 +16,12 @@ const MIGRATION_LOCK = 0x0_7b17_0001;
 export async function migrateDatabase(url: string): Promise<void> {
   // One connection: the lock, drizzle's transaction and the unlock must share a session.
   const target = connectionOptions(url);
-  const sql = postgres(target.url, { ...(target.host !== undefined ? { host: target.host } : {}), max: 1, onnotice: () => {}, connect_timeout: 10 });
+  const sql = postgres(target.url, {
+    ...(target.host !== undefined ? { host: target.host } : {}),
+    max: 1,
+    onnotice: () => {},
+    connect_timeout: 10,
+  });
   try {
     await sql`select pg_advisory_lock(${MIGRATION_LOCK})`;
     try {
