@@ -2,7 +2,9 @@
  * The benchmark's webhook receiver, in a process of its own (forked by bench/run.ts with an IPC
  * channel): node:http on 127.0.0.1, answers 204 at once, records every `svix-id` with the time its
  * request arrived (epoch milliseconds with sub-millisecond precision, comparable across processes
- * on this machine).
+ * on this machine). A request to a URL with a query (`/hook?endpoint=3`: the fan-out phase's
+ * endpoints) is recorded under its svix-id and that query, so one message at ten endpoints counts as
+ * ten deliveries.
  *
  * With BENCH_ORIGINS=n it listens on n ports (n origins), all recorded together.
  *
@@ -27,7 +29,9 @@ let waiter: { unique: number; answer: () => void } | null = null;
 const handler: http.RequestListener = (req, res) => {
   const at = now();
   requests++;
-  const id = req.headers['svix-id'];
+  const svixId = req.headers['svix-id'];
+  const query = req.url?.indexOf('?') ?? -1;
+  const id = typeof svixId === 'string' && query >= 0 ? `${svixId}${req.url?.slice(query) ?? ''}` : svixId;
   if (typeof id === 'string') {
     if (arrivals.has(id)) duplicates++;
     else {

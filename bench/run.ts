@@ -12,6 +12,9 @@
  *   ordered     the throughput workload again with every run's webhook `"ordered": true` (each run's
  *               messages one at a time, in order): what ordered delivery costs beside it
  *   latency     a fixed 1,000 events/s for 10 s, request sent → receipt (by svix-id = messageId)
+ *   fanout      the Svix-compatible API: one application with 10 endpoints, 2,000 messages sent by
+ *               64 concurrent clients (POST /api/v1/app/{app}/msg with an idempotency-key, as the
+ *               svix SDK sends them), first request → last receipt as deliveries/s (20,000)
  *   drain       200,000 messages queued while no worker runs (`orbit api` up; rows inserted by SQL
  *               in the shape recordEvent writes, jobs by the queue's own `enqueueDeliveries`),
  *               then one `orbit worker`: deliveries/s and the worker's peak RSS
@@ -20,7 +23,8 @@
  * --cpu-prof: runs the Orbit processes with `node --cpu-prof` (profiles under bench/profiles/) and
  * appends a summary of each to the output.
  * Knobs (environment): BENCH_RUNS, BENCH_CLIENTS, BENCH_LATENCY_RATE, BENCH_LATENCY_SECONDS,
- * BENCH_DRAIN_MESSAGES, BENCH_DRAIN_TIMEOUT (s); ORBIT_* variables pass through to Orbit.
+ * BENCH_FANOUT_MESSAGES, BENCH_DRAIN_MESSAGES, BENCH_DRAIN_TIMEOUT (s); ORBIT_* variables pass
+ * through to Orbit.
  */
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -54,6 +58,8 @@ const CLIENTS = envNumber('BENCH_CLIENTS', 64);
 const LATENCY_RATE = envNumber('BENCH_LATENCY_RATE', 1_000);
 const LATENCY_SECONDS = envNumber('BENCH_LATENCY_SECONDS', 10);
 const DRAIN_MESSAGES = envNumber('BENCH_DRAIN_MESSAGES', 200_000);
+const FANOUT_MESSAGES = envNumber('BENCH_FANOUT_MESSAGES', 2_000);
+const FANOUT_ENDPOINTS = 10;
 const DRAIN_TIMEOUT_S = envNumber('BENCH_DRAIN_TIMEOUT', 150);
 // Receiver origins (ports): 1 by default, so one origin's cap (ORBIT_MAX_CONNECTIONS_PER_ORIGIN) applies.
 const ORIGINS = envNumber('BENCH_ORIGINS', 1);
@@ -66,7 +72,7 @@ const TAIL_CAP_S = 30;
 
 const TARGETS = { throughput: 5_000, latencyP50: 10, latencyP99: 50, drain: 8_000, rssMiB: 300, statements: 3 };
 
-const PHASES = ['relay', 'throughput', 'ordered', 'latency', 'drain'] as const;
+const PHASES = ['relay', 'throughput', 'ordered', 'latency', 'fanout', 'drain'] as const;
 type Phase = (typeof PHASES)[number];
 const args = process.argv.slice(2);
 const CPU_PROF = args.includes('--cpu-prof');
@@ -509,11 +515,16 @@ interface Api {
   receiverUrls: string[];
 }
 
-async function post(api: Api, path: string, body: string): Promise<{ status: number; json: Record<string, unknown> | null }> {
+async function post(
+  api: Api,
+  path: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: Record<string, unknown> | null }> {
   const response = await api.pool.request({
     method: 'POST',
     path,
-    headers: { authorization: `Bearer ${api.key}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${api.key}`, 'content-type': 'application/json', ...headers },
     body,
   });
   const text = await response.body.text();
@@ -664,6 +675,22 @@ interface Results {
     ackP50: number;
     ackP99: number;
     waitedForPrevious: number;
+    errors: Record<string, number>;
+    cpu: Record<string, number>;
+    eventLoop: EventLoopStats | null;
+  };
+  fanout?: {
+    messages: number;
+    endpoints: number;
+    accepted: number;
+    deliveries: number;
+    seconds: number;
+    ingestSeconds: number;
+    deliveriesPerSecond: number;
+    messagesPerSecond: number;
+    ackP50: number;
+    ackP99: number;
+    duplicates: number;
     errors: Record<string, number>;
     cpu: Record<string, number>;
     eventLoop: EventLoopStats | null;
@@ -908,6 +935,95 @@ async function latencyPhase(api: Api, receiver: Helper, orbit: Orbit): Promise<v
   say(
     `latency: p50 ${results.latency.p50} ms, p95 ${results.latency.p95} ms, p99 ${results.latency.p99} ms (${stats.duplicates} duplicates)`,
   );
+}
+
+/**
+ * The Svix-compatible API's fan-out: one application with FANOUT_ENDPOINTS endpoints (no filters),
+ * FANOUT_MESSAGES messages sent by CLIENTS concurrent clients as the svix SDK sends them (JSON body,
+ * an idempotency-key per message); first request → last receipt, counting one delivery per message
+ * and endpoint (the receiver tells endpoints apart by their URL's query).
+ */
+async function fanoutPhase(orbit: Orbit, api: Api, receiver: Helper): Promise<void> {
+  const app = await post(api, '/api/v1/app', JSON.stringify({ name: 'bench fan-out', uid: `bench-fanout-${Date.now()}` }));
+  const appId = app.json?.['id'];
+  if (app.status !== 201 || typeof appId !== 'string')
+    throw new Error(`POST /api/v1/app answered ${app.status}: ${JSON.stringify(app.json)}`);
+  for (let i = 0; i < FANOUT_ENDPOINTS; i++) {
+    const url = `${api.receiverUrls[i % api.receiverUrls.length] as string}?endpoint=${i}`;
+    const endpoint = await post(api, `/api/v1/app/${appId}/endpoint`, JSON.stringify({ url, description: `bench ${i}` }));
+    if (endpoint.status !== 201) throw new Error(`POST …/endpoint answered ${endpoint.status}: ${JSON.stringify(endpoint.json)}`);
+  }
+  await receiver.request({ cmd: 'reset' });
+  const meter = cpuMeter([
+    { label: 'orbit serve (node)', pids: () => [orbit.pid] },
+    { label: 'postgres (all processes)', pids: () => postgresUnder(orbit.pid) },
+    { label: 'receiver', pids: () => [receiver.proc.pid as number] },
+  ]);
+  const path = `/api/v1/app/${appId}/msg`;
+  const errors: Record<string, number> = {};
+  const ackMs: number[] = [];
+  let accepted = 0;
+  let next = 0;
+  say(`fanout: ${fmt(FANOUT_MESSAGES)} messages × ${FANOUT_ENDPOINTS} endpoints, ${CLIENTS} clients`);
+  await orbit.probe();
+  meter.start();
+  const startedAt = now();
+  const deadline = startedAt + THROUGHPUT_CAP_S * 1000;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      for (let index = next++; index < FANOUT_MESSAGES && now() < deadline; index = next++) {
+        const body = JSON.stringify({
+          eventType: 'invoice.paid',
+          eventId: `inv_${index}`,
+          payload: {
+            type: 'invoice.paid',
+            invoiceId: `inv_${index}`,
+            amount: 4200,
+            currency: 'EUR',
+            customer: { id: 'cus_1', plan: 'pro' },
+          },
+        });
+        const sent = now();
+        try {
+          const { status, json } = await post(api, path, body, { 'idempotency-key': `bench-fanout-${index}` });
+          ackMs.push(now() - sent);
+          if (status === 202) accepted++;
+          else {
+            const key = `${status} ${String(json?.['code'] ?? '')}`;
+            errors[key] = (errors[key] ?? 0) + 1;
+          }
+        } catch (error) {
+          const key = `transport: ${(error as Error).message}`;
+          errors[key] = (errors[key] ?? 0) + 1;
+        }
+      }
+    }),
+  );
+  const answeredAt = now();
+  const expected = accepted * FANOUT_ENDPOINTS;
+  const stats = await receiver.request<ReceiverStats>({ cmd: 'wait', unique: expected, timeoutMs: TAIL_CAP_S * 1000 });
+  const cpu = meter.stop();
+  const eventLoop = await orbit.probe();
+  const seconds = (stats.lastAt - startedAt) / 1000;
+  const ack = [...ackMs].sort((a, b) => a - b);
+  results.fanout = {
+    messages: FANOUT_MESSAGES,
+    endpoints: FANOUT_ENDPOINTS,
+    accepted,
+    deliveries: stats.unique,
+    seconds: round(seconds, 2),
+    ingestSeconds: round((answeredAt - startedAt) / 1000, 2),
+    deliveriesPerSecond: round(stats.unique / seconds),
+    messagesPerSecond: round(accepted / ((answeredAt - startedAt) / 1000)),
+    ackP50: round(percentile(ack, 50), 1),
+    ackP99: round(percentile(ack, 99), 1),
+    duplicates: stats.duplicates,
+    errors,
+    cpu,
+    eventLoop,
+  };
+  say(`fanout: ${fmt(stats.unique)} deliveries in ${seconds.toFixed(2)} s → ${fmt(stats.unique / seconds)}/s`);
+  if (stats.timedOut) say(`fanout: only ${fmt(stats.unique)} of ${fmt(expected)} deliveries arrived within the timeout`);
 }
 
 interface DrainContext {
@@ -1255,6 +1371,11 @@ function report(): string {
       `| latency at ${fmt(LATENCY_RATE)} events/s, p99 | ${l.p99} ms${complete ? '' : ' (of those delivered)'} | ≤ ${TARGETS.latencyP99} ms | ${status(complete && l.p99 <= TARGETS.latencyP99)} |`,
     );
   }
+  const f = results.fanout;
+  if (f)
+    lines.push(
+      `| fan-out, Svix-compatible API, end to end (${fmt(f.accepted)} messages × ${f.endpoints} endpoints, ${CLIENTS} clients) | ${fmt(f.deliveriesPerSecond)} deliveries/s | | |`,
+    );
   if (d) {
     lines.push(
       `| backlog drain (${fmt(d.messages)} queued, one worker) | ${fmt(d.deliveriesPerSecond)} deliveries/s${d.finished ? '' : ` (stopped after ${Math.round(drainCapSeconds)} s: ${fmt(d.delivered)} delivered)`} | ≥ ${fmt(TARGETS.drain)} | ${status(d.finished && d.deliveriesPerSecond >= TARGETS.drain)} |`,
@@ -1335,6 +1456,19 @@ function report(): string {
       '',
     );
   }
+  if (f) {
+    lines.push('## Fan-out (Svix-compatible API)', '');
+    lines.push(
+      `One application with ${f.endpoints} endpoints (no filters, one receiver origin), ${fmt(f.messages)} messages sent by ${CLIENTS} clients as the svix SDK sends them (\`POST /api/v1/app/{app}/msg\`, an \`idempotency-key\` each); one delivery per message and endpoint.`,
+      '',
+      `- first request → last receipt: ${f.seconds} s → **${fmt(f.deliveriesPerSecond)} deliveries/s** (${fmt(f.deliveries)} delivered, ${f.duplicates} duplicates)`,
+      `- ingest: ${fmt(f.accepted)} messages answered 202 in ${f.ingestSeconds} s (${fmt(f.messagesPerSecond)} messages/s); 202 latency p50 ${f.ackP50} ms, p99 ${f.ackP99} ms`,
+      `- errors: ${Object.keys(f.errors).length === 0 ? 'none' : JSON.stringify(f.errors)}`,
+      `- CPU (% of one core): ${cpuLine(f.cpu)}`,
+      `- Orbit's event loop: ${loopLine(f.eventLoop)}`,
+      '',
+    );
+  }
   if (d) {
     lines.push('## Backlog drain', '');
     lines.push(
@@ -1363,7 +1497,7 @@ function report(): string {
     '',
     '- Every process runs on this machine: the bench driver (undici), Orbit, its embedded PostgreSQL, and the receiver (bench/receiver.ts, node:http answering 204, its own process). They share the CPUs; the CPU lines above say who used what.',
     "- PostgreSQL runs as Orbit configures it, plus `shared_preload_libraries = pg_stat_statements` (ALTER SYSTEM and one restart before the phases). Statements are counted for Orbit's role and database only; the bench connects as a role of its own.",
-    '- Rerun: `npm run bench` (all phases, writes this file) or `node bench/run.ts throughput latency` (some phases, prints only); `--cpu-prof` adds CPU profiles of the Orbit processes.',
+    '- Rerun: `npm run bench` (all phases, writes this file) or `node bench/run.ts throughput latency fanout` (some phases, prints only); `--cpu-prof` adds CPU profiles of the Orbit processes.',
     '',
   );
   return lines.join('\n');
@@ -1431,7 +1565,8 @@ async function main(): Promise<void> {
     serve = null;
 
     const serveProfileDir = CPU_PROF ? join(profileRoot, 'serve') : undefined;
-    if (selected.has('throughput') || selected.has('ordered') || selected.has('latency')) {
+    const servePhases = selected.has('throughput') || selected.has('ordered') || selected.has('latency') || selected.has('fanout');
+    if (servePhases) {
       serve = await startOrbit('serve', orbitEnv, serveProfileDir);
     } else {
       // The database must run for openDb: a short serve without a profile.
@@ -1443,12 +1578,13 @@ async function main(): Promise<void> {
     const bossVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules/pg-boss/package.json'), 'utf8')) as { version: string }).version;
     results.environment['pg-boss'] = bossVersion;
 
-    if (selected.has('throughput') || selected.has('ordered') || selected.has('latency')) {
+    if (servePhases) {
       const api: Api = { pool: new Pool(serve.url as string, { connections: 256 }), key: adminKey, receiverUrls: receiver.urls };
       try {
         if (selected.has('throughput')) await throughputPhase(serve, api, receiver, db);
         if (selected.has('ordered')) await throughputPhase(serve, api, receiver, db, true);
         if (selected.has('latency')) await latencyPhase(api, receiver, serve);
+        if (selected.has('fanout')) await fanoutPhase(serve, api, receiver);
       } finally {
         await api.pool.close();
       }
@@ -1459,7 +1595,7 @@ async function main(): Promise<void> {
       summariseProfiles(
         serveProfileDir,
         serve.pid,
-        `orbit serve (${[...selected].filter((p) => p === 'throughput' || p === 'ordered' || p === 'latency').join(' + ')})`,
+        `orbit serve (${[...selected].filter((p) => p === 'throughput' || p === 'ordered' || p === 'latency' || p === 'fanout').join(' + ')})`,
       );
     serve = null;
 

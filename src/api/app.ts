@@ -19,6 +19,8 @@ import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { runRoutes } from './routes/runs.ts';
+import { payloadTooLargeAfterDrain, svixNotFound } from './svix/errors.ts';
+import { isSvixPath, svixRoutes } from './svix/index.ts';
 
 export interface ApiDeps {
   services: ServiceDeps;
@@ -111,7 +113,10 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     '*',
     bodyLimit({
       maxSize: LIMITS.requestBodyBytes,
-      onError: (c) => errorResponse(c, 'payload_too_large', 'the request body is larger than 1 MiB'),
+      onError: (c) =>
+        isSvixPath(c.req.path)
+          ? payloadTooLargeAfterDrain(c)
+          : errorResponse(c, 'payload_too_large', 'the request body is larger than 1 MiB'),
     }),
   );
 
@@ -130,6 +135,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   v1.route('/', adminLogRoutes(services));
   v1.route('/', adminPortalRoutes(services, deps.publicUrl));
   app.route('/v1', v1);
+  // The Svix-compatible API (its own auth, errors and idempotency); it passes Orbit's paths on.
+  app.route('/api/v1', svixRoutes(services, logger));
   // The same routes for clients written against the hosted API; left out of the OpenAPI document.
   app.route('/', new Hono<ApiEnv>().route('/api/v1', v1));
 
@@ -139,7 +146,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
       title: 'Orbit',
       version: deps.version,
       description:
-        'Self-hosted webhook delivery for workflow runs. Every `/v1` route is also served under `/api/v1`. Authenticate with `Authorization: Bearer <api key>`.',
+        "Self-hosted webhook delivery for workflow runs. Every `/v1` route is also served under `/api/v1`. The `/api/v1/app…`, `/api/v1/event-type…` and `/api/v1/health` routes are the Svix-compatible API (Svix's shapes and errors; the official Svix SDKs work with `serverUrl` set to Orbit). Authenticate with `Authorization: Bearer <api key>`.",
     },
     security: [{ apiKey: [] }],
   });
@@ -152,7 +159,11 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   // The console (/ui) and the portal (/portal): HTML pages with their own sessions and errors.
   app.route('/', uiRoutes({ services, logger, publicUrl: deps.publicUrl }));
 
-  app.notFound((c) => errorResponse(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
+  app.notFound((c) =>
+    isSvixPath(c.req.path)
+      ? svixNotFound(c, `Orbit has no ${c.req.method} ${c.req.path}`)
+      : errorResponse(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`),
+  );
   app.onError((error, c) => handleError(error, c, logger));
   return app;
 }

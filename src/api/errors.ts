@@ -16,6 +16,8 @@ export const STATUS_OF: Record<ErrorCode, ContentfulStatusCode> = {
   run_finished: 409,
   idempotency_conflict: 409,
   conflict: 409,
+  // A message whose content was expunged cannot be sent again (Svix answers 400 missing_payload).
+  content_expunged: 400,
   payload_too_large: 413,
   unsupported_media_type: 415,
   validation_failed: 422,
@@ -53,7 +55,7 @@ const UNAVAILABLE_CODES = new Set([
   '57P03',
 ]);
 
-function isDatabaseUnavailable(error: unknown): boolean {
+export function isDatabaseUnavailable(error: unknown): boolean {
   return errorCodes(error).some((code) => UNAVAILABLE_CODES.has(code) || code.startsWith('08'));
 }
 

@@ -54,7 +54,7 @@ export async function deliveryStats(deps: Pick<ServiceDeps, 'db' | 'boss' | 'clo
   const now = deps.clock.now();
   // An application's endpoints, when the figures are scoped to one.
   const ofApp =
-    input.appId === undefined ? undefined : sql`select ${endpoints.id} from ${endpoints} where ${endpoints.appId} = ${input.appId}`;
+    input.appId === undefined ? undefined : sql`(select ${endpoints.id} from ${endpoints} where ${endpoints.appId} = ${input.appId})`;
   const deliveryScope = and(
     input.tenantId !== undefined ? eq(deliveries.tenantId, input.tenantId) : undefined,
     input.endpointId !== undefined ? eq(deliveries.endpointId, input.endpointId) : undefined,

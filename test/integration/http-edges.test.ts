@@ -69,7 +69,11 @@ describe('the error envelope', () => {
   it('answers unknown routes and methods with 404 not_found', async () => {
     expectError(await api.call('GET', '/nope', { key: null }), 404, 'not_found');
     expectError(await api.call('GET', '/v1/nope'), 404, 'not_found');
-    expectError(await api.call('GET', '/api/v1/nope'), 404, 'not_found');
+    // Under /api/v1, beside Orbit's re-served routes, the Svix-compatible API answers in Svix's shape.
+    const svixPath = await api.call('GET', '/api/v1/nope');
+    expect(svixPath.status).toBe(404);
+    expect(svixPath.body).toEqual({ code: 'not_found', detail: expect.any(String) });
+    expectError(await api.call('GET', '/api/v1/runs/nope/nope'), 404, 'not_found');
     expectError(await api.call('GET', '/v2/runs'), 404, 'not_found');
     expectError(await api.call('PUT', '/v1/runs'), 404, 'not_found');
     expectError(await api.call('DELETE', `/v1/runs/${runningRunId}`), 404, 'not_found');
