@@ -73,6 +73,12 @@ function bossDb(tx: EnqueueTransaction) {
   };
 }
 
+/** Runs one statement in the caller's transaction, of either kind, and answers its rows. */
+export async function queryIn<T>(tx: EnqueueTransaction, text: string, values: readonly unknown[]): Promise<T[]> {
+  if ('postgres' in tx) return [...(await tx.postgres.unsafe(text, values as postgres.ParameterOrJSON<never>[], { prepare: true }))] as T[];
+  return (await bossDb(tx).executeSql(text, [...values])).rows as T[];
+}
+
 /**
  * Enqueues delivery jobs, inside the caller's transaction when one is given (so a job exists exactly
  * when the transaction that planned it commits).

@@ -384,7 +384,7 @@ export async function closeDeliveries(
     );
     if (ordered.length === 0) return [];
     const next = await advanceHeads(
-      tx,
+      { postgres: tx },
       ordered.map((row) => row.id),
       deps.clock.now(),
     );
@@ -664,13 +664,13 @@ async function recordAttempts(deps: DeliveryDeps, results: readonly AttemptResul
   }
   const { rows, woken } = await deps.sql.begin(async (tx) => {
     // The chain's lock first, so a message arriving meanwhile is seen by the move below.
-    await lockEndpoints(tx, chains);
+    await lockEndpoints({ postgres: tx }, chains);
     const rows: RecordedRow[] = [];
     for (const round of rounds) rows.push(...(await tx.unsafe<RecordedRow[]>(RECORD, recordParameters(round), { prepare: true })));
     const disabled = healthChanged ? await applyHealthChanges(tx, health, now, disableAfterMs) : [];
-    const promoted = await advanceHeads(tx, [...chains, ...disabled.map((endpoint) => endpoint.id)], now);
+    const promoted = await advanceHeads({ postgres: tx }, [...chains, ...disabled.map((endpoint) => endpoint.id)], now);
     const events = reportable || disabled.length > 0 ? operationalEvents(results, rows, disabled) : [];
-    const reported = await writeOperationalEvents(tx, events, now);
+    const reported = await writeOperationalEvents({ postgres: tx }, events, now);
     const jobs = [...retries, ...promoted, ...reported];
     if (jobs.length > 0) await enqueueDeliveries(deps.boss, jobs, { postgres: tx });
     return { rows, woken: [...promoted, ...reported] };

@@ -313,7 +313,8 @@ async function applyBatch(
     ...appEndpoints.flatMap((endpoint) => (endpoint.ordered ? [endpoint.id] : [])),
   ];
   const ordered = new Set(orderedIds);
-  const headed = ordered.size > 0 ? await liveHeads(tx, await lockEndpoints(tx, orderedIds)) : new Set<string>();
+  const headed =
+    ordered.size > 0 ? await liveHeads({ postgres: tx }, await lockEndpoints({ postgres: tx }, orderedIds)) : new Set<string>();
   const newHeads = new Map<string, string>();
   /** Whether a new delivery to this endpoint waits (ordered, behind a head); makes it the head otherwise. */
   const waits = (endpointId: string, messageId: string): boolean => {
@@ -477,7 +478,7 @@ async function applyBatch(
     parameters as postgres.ParameterOrJSON<never>[],
     { prepare: true },
   );
-  await setHeads(tx, newHeads);
+  await setHeads({ postgres: tx }, newHeads);
   if (jobs.length > 0) await enqueueDeliveries(deps.boss, jobs, { postgres: tx });
 
   const byRun = new Map<string, DeliveryCounts>();

@@ -11,9 +11,8 @@
  * endpoint under another one owned by the deployment's tenant: a tenant never sees the operator's
  * URL in its log.
  */
-import type postgres from 'postgres';
 import { newId } from '../lib/ids.ts';
-import type { PlannedDelivery } from '../queue/delivery-queue.ts';
+import { queryIn, type EnqueueTransaction, type PlannedDelivery } from '../queue/delivery-queue.ts';
 
 export const OPERATIONAL_EVENT_TYPES = [
   'message.attempt.exhausted',
@@ -116,13 +115,13 @@ const INSERT = `
  * it. Events about operational endpoints, or about deliveries to them, are dropped here.
  */
 export async function writeOperationalEvents(
-  tx: postgres.TransactionSql,
+  tx: EnqueueTransaction,
   events: readonly OperationalEvent[],
   now: Date,
 ): Promise<PlannedDelivery[]> {
   if (events.length === 0) return [];
   const tenants = [...new Set(events.map((event) => event.tenantId))];
-  const targets = await tx.unsafe<Target[]>(TARGETS, [tenants, DEPLOYMENT_ENDPOINT_UID], { prepare: true });
+  const targets = await queryIn<Target>(tx, TARGETS, [tenants, DEPLOYMENT_ENDPOINT_UID]);
   if (targets.length === 0) return [];
 
   const attemptEvents = events.filter((event): event is AttemptEvent => event.type.startsWith('message.'));
@@ -130,14 +129,13 @@ export async function writeOperationalEvents(
   const [attemptDetails, endpointDetails] = await Promise.all([
     attemptEvents.length === 0
       ? ([] as AttemptDetail[])
-      : tx.unsafe<AttemptDetail[]>(
-          ATTEMPT_DETAILS,
-          [attemptEvents.map((event) => event.messageId), attemptEvents.map((event) => event.endpointId)],
-          { prepare: true },
-        ),
+      : queryIn<AttemptDetail>(tx, ATTEMPT_DETAILS, [
+          attemptEvents.map((event) => event.messageId),
+          attemptEvents.map((event) => event.endpointId),
+        ]),
     endpointEvents.length === 0
       ? ([] as EndpointDetail[])
-      : tx.unsafe<EndpointDetail[]>(ENDPOINT_DETAILS, [endpointEvents.map((event) => event.endpointId)], { prepare: true }),
+      : queryIn<EndpointDetail>(tx, ENDPOINT_DETAILS, [endpointEvents.map((event) => event.endpointId)]),
   ]);
   const attemptOf = new Map(attemptDetails.map((row) => [`${row.message_id} ${row.endpoint_id}`, row]));
   const endpointOf = new Map(endpointDetails.map((row) => [row.id, row]));
@@ -172,20 +170,16 @@ export async function writeOperationalEvents(
     }
   }
   if (messageRows.id.length === 0) return [];
-  await tx.unsafe(
-    INSERT,
-    [
-      messageRows.id,
-      messageRows.tenantId,
-      messageRows.eventType,
-      now.toISOString(),
-      messageRows.payload,
-      deliveryRows.messageId,
-      deliveryRows.endpointId,
-      deliveryRows.tenantId,
-    ],
-    { prepare: true },
-  );
+  await queryIn(tx, INSERT, [
+    messageRows.id,
+    messageRows.tenantId,
+    messageRows.eventType,
+    now.toISOString(),
+    messageRows.payload,
+    deliveryRows.messageId,
+    deliveryRows.endpointId,
+    deliveryRows.tenantId,
+  ]);
   return jobs;
 }
 

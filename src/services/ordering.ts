@@ -8,18 +8,17 @@
  * arriving never race, and a crash loses nothing (it is all one transaction each). Unordered
  * endpoints take none of these locks.
  */
-import type postgres from 'postgres';
-import type { PlannedDelivery } from '../queue/delivery-queue.ts';
+import { queryIn, type EnqueueTransaction, type PlannedDelivery } from '../queue/delivery-queue.ts';
 
-type Tx = postgres.TransactionSql;
+type Tx = EnqueueTransaction;
 
 /** Locks endpoint rows in id order (two transactions locking the same rows never deadlock). */
 export async function lockEndpoints(tx: Tx, endpointIds: readonly string[]): Promise<{ id: string; head: string | null }[]> {
   if (endpointIds.length === 0) return [];
-  return tx.unsafe<{ id: string; head: string | null }[]>(
+  return queryIn<{ id: string; head: string | null }>(
+    tx,
     `select id, head_message_id as head from endpoints where id = any($1::text[]) order by id for update`,
     [[...new Set(endpointIds)].sort()],
-    { prepare: true },
   );
 }
 
@@ -30,11 +29,11 @@ export async function lockEndpoints(tx: Tx, endpointIds: readonly string[]): Pro
 export async function liveHeads(tx: Tx, locked: readonly { id: string; head: string | null }[]): Promise<Set<string>> {
   const withHead = locked.filter((row) => row.head !== null);
   if (withHead.length === 0) return new Set();
-  const rows = await tx.unsafe<{ endpoint_id: string }[]>(
+  const rows = await queryIn<{ endpoint_id: string }>(
+    tx,
     `select d.endpoint_id from unnest($1::text[], $2::text[]) as x(endpoint_id, message_id)
      join deliveries d on d.message_id = x.message_id and d.endpoint_id = x.endpoint_id and d.status = 'pending'`,
     [withHead.map((row) => row.id), withHead.map((row) => row.head as string)],
-    { prepare: true },
   );
   return new Set(rows.map((row) => row.endpoint_id));
 }
@@ -42,10 +41,10 @@ export async function liveHeads(tx: Tx, locked: readonly { id: string; head: str
 /** Records new heads chosen by the ingest (the endpoints are locked). */
 export async function setHeads(tx: Tx, heads: ReadonlyMap<string, string>): Promise<void> {
   if (heads.size === 0) return;
-  await tx.unsafe(
+  await queryIn(
+    tx,
     `update endpoints e set head_message_id = x.head from unnest($1::text[], $2::text[]) as x(id, head) where e.id = x.id`,
     [[...heads.keys()], [...heads.values()]],
-    { prepare: true },
   );
 }
 
@@ -57,7 +56,7 @@ export async function setHeads(tx: Tx, heads: ReadonlyMap<string, string>): Prom
  */
 export async function advanceHeads(tx: Tx, endpointIds: readonly string[], now: Date): Promise<PlannedDelivery[]> {
   if (endpointIds.length === 0) return [];
-  const rows = await tx.unsafe<{ message_id: string; endpoint_id: string; steps: number; url: string }[]>(ADVANCE, [
+  const rows = await queryIn<{ message_id: string; endpoint_id: string; steps: number; url: string }>(tx, ADVANCE, [
     [...new Set(endpointIds)],
     now.toISOString(),
   ]);
@@ -101,3 +100,29 @@ const ADVANCE = `
   )
   -- Data-modifying CTEs run whether or not they are read.
   select n.message_id, n.endpoint_id, n.steps, n.url from next n`;
+
+/**
+ * Ends the chain of an endpoint that is no longer ordered: every waiting delivery gets its job now,
+ * in creation order (the endpoint row is locked, or being updated, by this transaction).
+ */
+export async function releaseWaiting(tx: Tx, endpointId: string, now: Date): Promise<PlannedDelivery[]> {
+  const rows = await queryIn<{ message_id: string; steps: number; url: string }>(
+    tx,
+    `with released as (
+       update deliveries d set next_attempt_at = $2::timestamptz
+       where d.endpoint_id = $1 and d.status = 'pending' and d.next_attempt_at is null
+       returning d.message_id, d.steps, d.created_at
+     ), cleared as (
+       update endpoints set head_message_id = null where id = $1 returning url
+     )
+     select r.message_id, r.steps, c.url from released r cross join cleared c order by r.created_at, r.message_id`,
+    [endpointId, now.toISOString()],
+  );
+  return rows.map((row) => ({
+    messageId: row.message_id,
+    endpointId,
+    step: row.steps + 1,
+    trigger: row.steps > 0 ? 'recover' : 'scheduled',
+    url: row.url,
+  }));
+}

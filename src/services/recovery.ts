@@ -125,7 +125,7 @@ async function requeueAll(deps: ServiceDeps, window: ReturnType<typeof and>, bat
         }));
       jobs.push(
         ...(await advanceHeads(
-          tx,
+          { postgres: tx },
           ordered.map((row) => row.id),
           now,
         )),
