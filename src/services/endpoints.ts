@@ -22,9 +22,13 @@ import {
   type ListPage,
 } from '../domain/svix.ts';
 import { customHeaderProblems, webhookUrlProblem } from '../domain/webhook.ts';
+import { formatRetrySchedule, parseRetrySchedule, RETRY_SCHEDULE_RULE } from '../domain/schedule.ts';
 import { newId } from '../lib/ids.ts';
+import { enqueueDeliveries, type PlannedDelivery } from '../queue/delivery-queue.ts';
 import { closeDeliveries } from './delivery.ts';
 import type { ServiceDeps } from './deps.ts';
+import { writeOperationalEvents, type EndpointEvent } from './operational.ts';
+import { releaseWaiting } from './ordering.ts';
 import { ingestAppMessage, type IngestedAppMessage } from './event-ingest.ts';
 import { eventTypeSchemas, unknownEventTypes } from './event-types.ts';
 import { recover } from './recovery.ts';
@@ -59,6 +63,12 @@ export interface EndpointView {
   metadata: Record<string, string>;
   createdAt: string;
   updatedAt: string;
+  /** Orbit's delivery control (README, "Delivery control"): one message at a time, in order. */
+  ordered: boolean;
+  /** Its own retry schedule (`1s,10s,1m`); null for the deployment's. */
+  retrySchedule: string | null;
+  /** Why Orbit disabled it (auto-disable); null otherwise. */
+  disabledReason: string | null;
 }
 
 /** An endpoint's fields as `PUT` sets them (absent ones take their defaults). */
@@ -72,6 +82,10 @@ export interface EndpointFields {
   disabled?: boolean | undefined;
   throttleRate?: number | null | undefined;
   metadata?: Record<string, string> | undefined;
+  /** Not in Svix's API (its SDKs never send them): a PUT without them keeps them as they are. */
+  ordered?: boolean | undefined;
+  /** A retry schedule as ORBIT_RETRY_SCHEDULE takes it (text or a list of durations); null for the deployment's. */
+  retrySchedule?: string | readonly string[] | null | undefined;
 }
 
 export interface EndpointInput extends EndpointFields {
@@ -98,7 +112,30 @@ export function toEndpointView(row: EndpointRow): EndpointView {
     metadata: row.metadata,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
+    ordered: row.ordered,
+    retrySchedule: row.retrySchedule === null ? null : formatRetrySchedule(row.retrySchedule),
+    disabledReason: row.disabledReason,
   };
+}
+
+/** A retry schedule given as text or a list, in ms; null for none; refused (422) when invalid. */
+function retryScheduleOf(value: string | readonly string[] | null | undefined): number[] | null {
+  if (value === null || value === undefined) return null;
+  const schedule = parseRetrySchedule(typeof value === 'string' ? value : value.join(','));
+  if (schedule === null) fail([{ path: 'body.retrySchedule', message: `must be ${RETRY_SCHEDULE_RULE}` }]);
+  return schedule;
+}
+
+/** Writes an operational event in the caller's transaction; answers the jobs to wake after its commit. */
+async function reportEndpoint(
+  deps: Pick<ServiceDeps, 'boss'>,
+  tx: Parameters<Parameters<ServiceDeps['db']['transaction']>[0]>[0],
+  event: EndpointEvent,
+  now: Date,
+): Promise<PlannedDelivery[]> {
+  const jobs = await writeOperationalEvents({ drizzle: tx }, [event], now);
+  if (jobs.length > 0) await enqueueDeliveries(deps.boss, jobs, { drizzle: tx });
+  return jobs;
 }
 
 function fail(details: ErrorDetail[]): never {
@@ -151,16 +188,18 @@ export async function getEndpoint(deps: Pick<ServiceDeps, 'db'>, tenantId: strin
   return toEndpointView(await findEndpoint(deps.db, app.id, key));
 }
 
-type EndpointDeps = Pick<ServiceDeps, 'db' | 'clock' | 'cipher' | 'webhookRules'>;
+type EndpointDeps = Pick<ServiceDeps, 'db' | 'clock' | 'cipher' | 'webhookRules' | 'boss' | 'onEnqueued'>;
 
 export async function createEndpoint(deps: EndpointDeps, tenantId: string, appKey: string, input: EndpointInput): Promise<EndpointView> {
   const app = await findApplication(deps.db, tenantId, appKey);
   await checkFields(deps, tenantId, input);
   if (input.secret != null && parseSigningSecret(input.secret) === null) fail([{ path: 'body.secret', message: SIGNING_SECRET_RULE }]);
   const secret = normaliseSigningSecret(input.secret ?? generateSigningSecret());
+  const retrySchedule = retryScheduleOf(input.retrySchedule);
   const now = deps.clock.now();
   const id = newId(ID_PREFIX.endpoint, now.getTime());
   try {
+    let reported: PlannedDelivery[] = [];
     const row = await deps.db.transaction(async (tx) => {
       const [inserted] = await tx
         .insert(endpoints)
@@ -178,13 +217,17 @@ export async function createEndpoint(deps: EndpointDeps, tenantId: string, appKe
           headers: input.headers ?? {},
           metadata: input.metadata ?? {},
           throttleRate: input.throttleRate ?? null,
+          ordered: input.ordered ?? false,
+          retrySchedule,
           createdAt: now,
           updatedAt: now,
         })
         .returning();
       await insertSigningSecret(deps, tx, { tenantId, endpointId: id }, secret, now);
+      reported = await reportEndpoint(deps, tx, { type: 'endpoint.created', tenantId, endpointId: id }, now);
       return inserted as EndpointRow;
     });
+    if (reported.length > 0) deps.onEnqueued(reported);
     return toEndpointView(row);
   } catch (error) {
     if (isUniqueViolation(error, UID_INDEX)) throw uidTaken('endpoint');
@@ -193,22 +236,45 @@ export async function createEndpoint(deps: EndpointDeps, tenantId: string, appKe
 }
 
 async function updateEndpoint(deps: EndpointDeps, existing: EndpointRow, changes: EndpointPatch): Promise<EndpointView> {
-  const set: Partial<typeof endpoints.$inferInsert> = { updatedAt: deps.clock.now() };
+  const now = deps.clock.now();
+  const set: Partial<typeof endpoints.$inferInsert> = { updatedAt: now };
   if (changes.url !== undefined) set.url = changes.url;
   if (changes.description !== undefined) set.description = changes.description;
   if (changes.uid !== undefined) set.uid = changes.uid;
   if (changes.eventTypes !== undefined) set.filterTypes = distinct(changes.eventTypes);
   if (changes.channels !== undefined) set.channels = distinct(changes.channels);
-  if (changes.disabled !== undefined) set.disabled = changes.disabled;
+  if (changes.disabled !== undefined) {
+    set.disabled = changes.disabled;
+    // Enabled again (or disabled by hand): auto-disable's reason and clock start over.
+    set.disabledReason = null;
+    if (!changes.disabled) set.failingSince = null;
+  }
   if (changes.throttleRate !== undefined) set.throttleRate = changes.throttleRate;
   if (changes.metadata !== undefined) set.metadata = changes.metadata;
+  if (changes.ordered !== undefined) set.ordered = changes.ordered;
+  if (changes.retrySchedule !== undefined) set.retrySchedule = retryScheduleOf(changes.retrySchedule);
   try {
-    const [row] = await deps.db
-      .update(endpoints)
-      .set(set)
-      .where(and(eq(endpoints.id, existing.id), sql`${endpoints.deletedAt} is null`))
-      .returning();
-    if (!row) throw new OrbitError('not_found', 'endpoint not found');
+    let woken: PlannedDelivery[] = [];
+    const row = await deps.db.transaction(async (tx) => {
+      const [updated] = await tx
+        .update(endpoints)
+        .set(set)
+        .where(and(eq(endpoints.id, existing.id), sql`${endpoints.deletedAt} is null`))
+        .returning();
+      if (!updated) throw new OrbitError('not_found', 'endpoint not found');
+      // No longer ordered: the messages waiting in line go now (the row is locked by the update).
+      const released = existing.ordered && !updated.ordered ? await releaseWaiting({ drizzle: tx }, updated.id, now) : [];
+      if (released.length > 0) await enqueueDeliveries(deps.boss, released, { drizzle: tx });
+      const reported = await reportEndpoint(
+        deps,
+        tx,
+        { type: 'endpoint.updated', tenantId: updated.tenantId, endpointId: updated.id },
+        now,
+      );
+      woken = [...released, ...reported];
+      return updated;
+    });
+    if (woken.length > 0) deps.onEnqueued(woken);
     return toEndpointView(row);
   } catch (error) {
     if (isUniqueViolation(error, UID_INDEX)) throw uidTaken('endpoint');
@@ -247,6 +313,8 @@ export async function upsertEndpoint(
     disabled: fields.disabled ?? false,
     throttleRate: fields.throttleRate ?? null,
     metadata: fields.metadata ?? {},
+    ordered: fields.ordered,
+    retrySchedule: fields.retrySchedule,
   });
   return { endpoint, created: false };
 }
@@ -277,7 +345,12 @@ export async function deleteEndpoint(
 ): Promise<void> {
   const app = await findApplication(deps.db, tenantId, appKey);
   const existing = await findEndpoint(deps.db, app.id, key);
-  await deps.db.update(endpoints).set({ deletedAt: deps.clock.now() }).where(eq(endpoints.id, existing.id));
+  const now = deps.clock.now();
+  const reported = await deps.db.transaction(async (tx) => {
+    await tx.update(endpoints).set({ deletedAt: now }).where(eq(endpoints.id, existing.id));
+    return reportEndpoint(deps, tx, { type: 'endpoint.deleted', tenantId, endpointId: existing.id }, now);
+  });
+  if (reported.length > 0) deps.onEnqueued(reported);
   const pending = await deps.db
     .select({ messageId: deliveries.messageId })
     .from(deliveries)

@@ -18,6 +18,7 @@ import { handleSvixError, svixError, svixNotImplemented } from './errors.ts';
 import { eventTypeRoutes } from './event-types.ts';
 import { idempotency } from './idempotency.ts';
 import { messageRoutes } from './messages.ts';
+import { operationalEndpointRoutes } from './operational-endpoints.ts';
 import { HttpErrorSchema, json } from './schemas.ts';
 
 /** Orbit's own routes re-served under `/api/v1` for clients of the hosted API (Orbit's envelope). */
@@ -85,6 +86,7 @@ export function svixRoutes(deps: ServiceDeps, logger: Logger): OpenAPIHono<ApiEn
   app.route('/', endpointRoutes(deps));
   app.route('/', messageRoutes(deps));
   app.route('/', attemptRoutes(deps));
+  app.route('/', operationalEndpointRoutes(deps));
   for (const [method, path] of NOT_IMPLEMENTED) app.on(method, path, (c) => svixNotImplemented(c));
   // Any other Svix path (streams, connectors, integrations, …) falls through to the app's notFound,
   // which answers Svix's 404 for it (isSvixPath): routes mounted later under /api/v1 still answer.

@@ -188,6 +188,12 @@ const endpointFields = {
   metadata: Metadata.optional(),
   /** Svix's deprecated endpoint version; accepted and ignored. */
   version: z.number().int().min(1).optional().openapi({ deprecated: true }),
+  // Orbit's delivery control (README, "Delivery control"), beyond Svix's fields.
+  ordered: z.boolean().optional().openapi({ description: 'deliver its messages one at a time, in the order they were accepted' }),
+  retrySchedule: z
+    .union([z.string().max(1_000), z.array(z.string().max(50)).max(20)])
+    .nullish()
+    .openapi({ description: 'its own retry schedule, as ORBIT_RETRY_SCHEDULE takes it (`1s,10s,1m`); null for the deployment’s' }),
 };
 
 export const EndpointInSchema = z
@@ -220,8 +226,48 @@ export const EndpointOutSchema = z
     metadata: z.record(z.string(), z.string()),
     createdAt: z.string(),
     updatedAt: z.string(),
+    ordered: z.boolean(),
+    retrySchedule: z.string().nullable(),
+    disabledReason: z.string().nullable().openapi({ description: 'why Orbit disabled it (auto-disable); null otherwise' }),
   })
   .openapi('EndpointOut');
+
+// ---- operational webhook endpoints ------------------------------------------------------------
+
+const operationalEndpointFields = {
+  url: z.string().min(1).max(LIMITS.urlLength).openapi({ example: 'https://ops.example.com/orbit' }),
+  description: Description.optional(),
+  uid: Uid(ID_PREFIX.endpoint).nullish(),
+  disabled: z.boolean().optional(),
+  eventTypes: EventTypeNames.nullish().openapi({ description: 'the operational event types it receives; null for all' }),
+  throttleRate: ThrottleRate.nullish(),
+  metadata: Metadata.optional(),
+};
+
+export const OperationalEndpointInSchema = z
+  .object({
+    ...operationalEndpointFields,
+    secret: z.string().max(256).nullish().openapi({ description: 'whsec_ + base64 of 24 to 64 bytes; generated when absent' }),
+    headers: Headers.nullish(),
+  })
+  .openapi('OperationalWebhookEndpointIn');
+
+export const OperationalEndpointUpsertInSchema = z.object(operationalEndpointFields).openapi('OperationalWebhookEndpointUpsertIn');
+
+export const OperationalEndpointOutSchema = z
+  .object({
+    id: z.string().openapi({ example: 'ep_08QAIw9MnoEyeUVwXmXpDng' }),
+    uid: z.string().nullable(),
+    url: z.string(),
+    description: z.string(),
+    disabled: z.boolean(),
+    eventTypes: z.array(z.string()).nullable(),
+    throttleRate: z.number().int().nullable(),
+    metadata: z.record(z.string(), z.string()),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('OperationalWebhookEndpointOut');
 
 /** `eventTypes`, else its older name `filterTypes`. */
 export function eventTypesOf(body: { eventTypes?: string[] | null | undefined; filterTypes?: string[] | null | undefined }) {
