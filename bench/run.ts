@@ -12,12 +12,18 @@
  *   ordered     the throughput workload again with every run's webhook `"ordered": true` (each run's
  *               messages one at a time, in order): what ordered delivery costs beside it
  *   latency     a fixed 1,000 events/s for 10 s, request sent → receipt (by svix-id = messageId)
+ *   curve       the same at 100, 500, 1,000 and 2,000 events/s, 5 s each: p50/p99 against offered
+ *               load, drawn as bench/latency-curve.svg
  *   fanout      the Svix-compatible API: one application with 10 endpoints, 2,000 messages sent by
  *               64 concurrent clients (POST /api/v1/app/{app}/msg with an idempotency-key, as the
  *               svix SDK sends them), first request → last receipt as deliveries/s (20,000)
  *   drain       200,000 messages queued while no worker runs (`orbit api` up; rows inserted by SQL
  *               in the shape recordEvent writes, jobs by the queue's own `enqueueDeliveries`),
  *               then one `orbit worker`: deliveries/s and the worker's peak RSS
+ *   origin      one receiver origin: 30,000 messages queued, drained by 1, 2 and 4 `orbit worker`
+ *               processes sharing its cap: deliveries/s for each
+ * Every phase reports CPU time per delivery for each process (the API and worker processes of
+ * `orbit serve`, PostgreSQL, the receiver), and the summary leads with Orbit / the relay ceiling.
  * Prints the results and, for a run of every phase, writes bench/RESULTS.md.
  *
  * --cpu-prof: runs the Orbit processes with `node --cpu-prof` (profiles under bench/profiles/) and
@@ -65,14 +71,29 @@ const DRAIN_TIMEOUT_S = envNumber('BENCH_DRAIN_TIMEOUT', 150);
 const ORIGINS = envNumber('BENCH_ORIGINS', 1);
 // `npm run bench` must end within 5 minutes even while Orbit is slow: every phase is capped, and the
 // drain gets what is left of this budget.
-const BUDGET_S = envNumber('BENCH_BUDGET', 280);
+const BUDGET_S = envNumber('BENCH_BUDGET', 900);
 const CREATE_CAP_S = 25;
 const THROUGHPUT_CAP_S = envNumber('BENCH_THROUGHPUT_CAP', 45);
 const TAIL_CAP_S = 30;
 
-const TARGETS = { throughput: 5_000, latencyP50: 10, latencyP99: 50, drain: 8_000, rssMiB: 300, statements: 3 };
+const TARGETS = {
+  ratio: 0.35,
+  throughput: 5_000,
+  latencyP50: 10,
+  latencyP99: 50,
+  drain: 8_000,
+  rssMiB: 300,
+  statements: 3,
+  originScale: 1.6,
+};
+// The latency curve: offered loads (events/s), each held this long.
+const CURVE_RATES = [100, 500, 1_000, 2_000];
+const CURVE_SECONDS = envNumber('BENCH_CURVE_SECONDS', 5);
+// One origin, 1/2/4 worker processes: messages queued for each run.
+const ORIGIN_WORKERS = [1, 2, 4];
+const ORIGIN_MESSAGES = envNumber('BENCH_ORIGIN_MESSAGES', 30_000);
 
-const PHASES = ['relay', 'throughput', 'ordered', 'latency', 'fanout', 'drain'] as const;
+const PHASES = ['relay', 'throughput', 'ordered', 'latency', 'curve', 'fanout', 'drain', 'origin'] as const;
 type Phase = (typeof PHASES)[number];
 const args = process.argv.slice(2);
 const CPU_PROF = args.includes('--cpu-prof');
@@ -357,9 +378,13 @@ interface CpuGroup {
   pids: () => number[];
 }
 
-/** CPU used per group between start() and stop(), in % of one core. */
+/**
+ * CPU used per group between start() and stop(): stop() answers % of one core; microsPer(n) the
+ * CPU time per unit of work (µs per delivery), from the same ticks.
+ */
 function cpuMeter(groups: CpuGroup[]) {
   const startTicks = new Map<string, Map<number, number>>();
+  const usedSeconds = new Map<string, number>();
   let startedAt = 0;
   let selfStart = process.cpuUsage();
   return {
@@ -375,13 +400,47 @@ function cpuMeter(groups: CpuGroup[]) {
         const before = startTicks.get(group.label) ?? new Map<number, number>();
         let ticks = 0;
         for (const pid of group.pids()) ticks += procTicks(pid) - (before.get(pid) ?? 0);
+        usedSeconds.set(group.label, ticks / CLOCK_TICKS);
         result[group.label] = round((100 * ticks) / CLOCK_TICKS / seconds);
       }
       const self = process.cpuUsage(selfStart);
+      usedSeconds.set('bench driver', (self.user + self.system) / 1e6);
       result['bench driver'] = round((100 * (self.user + self.system)) / 1e6 / seconds);
       return result;
     },
+    /** CPU µs per unit of work, per group, over the last start()–stop(). */
+    microsPer(units: number): Record<string, number> {
+      const result: Record<string, number> = {};
+      for (const [label, seconds] of usedSeconds) result[label] = round((seconds * 1e6) / Math.max(1, units));
+      return result;
+    },
   };
+}
+
+/** The processes of `orbit serve` by role: the supervisor, its API children and its worker children. */
+function serveRoles(root: number): { supervisor: number[]; api: number[]; worker: number[] } {
+  const roles = { supervisor: [root], api: [] as number[], worker: [] as number[] };
+  for (const pid of orbitProcesses(root).slice(1)) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (args.includes('worker')) roles.worker.push(pid);
+      else roles.api.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return roles;
+}
+
+/** CPU groups for a phase served by `orbit serve`: each Orbit role, PostgreSQL and the receiver. */
+function serveGroups(orbit: Orbit, receiver: Helper): CpuGroup[] {
+  return [
+    { label: 'orbit API process', pids: () => serveRoles(orbit.pid).api },
+    { label: 'orbit worker process', pids: () => serveRoles(orbit.pid).worker },
+    { label: 'orbit supervisor', pids: () => serveRoles(orbit.pid).supervisor },
+    { label: 'postgres (all processes)', pids: () => postgresUnder(orbit.pid) },
+    { label: 'receiver', pids: () => [receiver.proc.pid as number] },
+  ];
 }
 
 function memoryKiB(pid: number): { rss: number; hwm: number } {
@@ -635,9 +694,36 @@ async function driveClosedLoop(
 // ---------------------------------------------------------------------------------------------
 // Results
 
+interface LatencyResult {
+  /** The offered load, events/s. */
+  rate: number;
+  events: number;
+  sendRate: number;
+  delivered: number;
+  missing: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  ackP50: number;
+  ackP99: number;
+  waitedForPrevious: number;
+  errors: Record<string, number>;
+  cpu: Record<string, number>;
+  cpuMicros: Record<string, number>;
+  eventLoop: EventLoopStats | null;
+}
+
 interface Results {
   environment: Record<string, string>;
-  relay?: { deliveriesPerSecond: number; seconds: number; received: number; duplicates: number; cpu: Record<string, number> };
+  relay?: {
+    deliveriesPerSecond: number;
+    seconds: number;
+    received: number;
+    duplicates: number;
+    cpu: Record<string, number>;
+    cpuMicros: Record<string, number>;
+  };
   throughput?: {
     events: number;
     capped: boolean;
@@ -659,26 +745,21 @@ interface Results {
     window: StatementWindow;
     waits: { what: string; backends: number }[];
     cpu: Record<string, number>;
+    cpuMicros: Record<string, number>;
     eventLoop: EventLoopStats | null;
   };
   /** The throughput workload with `"ordered": true` webhooks. */
   ordered?: Results['throughput'];
-  latency?: {
-    events: number;
-    sendRate: number;
+  latency?: LatencyResult;
+  curve?: LatencyResult[];
+  origin?: {
+    workers: number;
+    messages: number;
     delivered: number;
-    missing: number;
-    p50: number;
-    p95: number;
-    p99: number;
-    max: number;
-    ackP50: number;
-    ackP99: number;
-    waitedForPrevious: number;
-    errors: Record<string, number>;
-    cpu: Record<string, number>;
-    eventLoop: EventLoopStats | null;
-  };
+    seconds: number;
+    deliveriesPerSecond: number;
+    cpuMicros: Record<string, number>;
+  }[];
   fanout?: {
     messages: number;
     endpoints: number;
@@ -693,6 +774,7 @@ interface Results {
     duplicates: number;
     errors: Record<string, number>;
     cpu: Record<string, number>;
+    cpuMicros: Record<string, number>;
     eventLoop: EventLoopStats | null;
   };
   drain?: {
@@ -715,6 +797,7 @@ interface Results {
     window: StatementWindow;
     waits: { what: string; backends: number }[];
     cpu: Record<string, number>;
+    cpuMicros: Record<string, number>;
     eventLoop: EventLoopStats | null;
   };
   profiles: string[];
@@ -749,6 +832,7 @@ async function relayPhase(receiver: Helper, profileDir: string | undefined): Pro
       received: stats.unique,
       duplicates: stats.duplicates,
       cpu,
+      cpuMicros: meter.microsPer(stats.unique),
     };
     say(`relay: ${fmt(stats.unique)} deliveries in ${seconds.toFixed(2)} s → ${fmt(stats.unique / seconds)}/s`);
   } finally {
@@ -764,11 +848,7 @@ async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db,
   say(`${phase}: creating ${fmt(RUNS)} runs${ordered ? ' with ordered webhooks' : ''}`);
   const created = await createRuns(api, RUNS, CLIENTS, ordered);
   await receiver.request({ cmd: 'reset' });
-  const meter = cpuMeter([
-    { label: 'orbit serve (node: supervisor, API and worker)', pids: () => orbitProcesses(orbit.pid) },
-    { label: 'postgres (all processes)', pids: () => postgresUnder(orbit.pid) },
-    { label: 'receiver', pids: () => [receiver.proc.pid as number] },
-  ]);
+  const meter = cpuMeter(serveGroups(orbit, receiver));
   const xactsBefore = await resetStatements(db);
   const sampler = waitSampler(db);
   await orbit.probe();
@@ -816,6 +896,7 @@ async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db,
     window,
     waits,
     cpu,
+    cpuMicros: meter.microsPer(deliveries),
     eventLoop,
   };
   results[phase] = result;
@@ -826,8 +907,9 @@ async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db,
   if (stats.timedOut) say(`${phase}: only ${stats.unique} of ${driven.expected} deliveries arrived within the timeout`);
 }
 
-async function latencyPhase(api: Api, receiver: Helper, orbit: Orbit): Promise<void> {
-  const total = LATENCY_RATE * LATENCY_SECONDS;
+/** Events sent open-loop at `rate` per second for `seconds`: request sent → receipt, by svix-id. */
+async function measureLatency(api: Api, receiver: Helper, orbit: Orbit, rate: number, seconds: number): Promise<LatencyResult> {
+  const total = rate * seconds;
   const runCount = Math.ceil(total / EVENTS_PER_RUN);
   say(`latency: creating ${fmt(runCount)} runs`);
   const { ids } = await createRuns(api, runCount, CLIENTS);
@@ -877,18 +959,14 @@ async function latencyPhase(api: Api, receiver: Helper, orbit: Orbit): Promise<v
     inFlight.push(promise);
   };
 
-  const meter = cpuMeter([
-    { label: 'orbit serve (node: supervisor, API and worker)', pids: () => orbitProcesses(orbit.pid) },
-    { label: 'postgres (all processes)', pids: () => postgresUnder(orbit.pid) },
-    { label: 'receiver', pids: () => [receiver.proc.pid as number] },
-  ]);
-  say(`latency: ${fmt(LATENCY_RATE)} events/s for ${LATENCY_SECONDS} s`);
+  const meter = cpuMeter(serveGroups(orbit, receiver));
+  say(`latency: ${fmt(rate)} events/s for ${seconds} s`);
   await orbit.probe();
   meter.start();
   const startedAt = now();
   let index = 0;
   while (index < total) {
-    const due = Math.min(total, Math.floor(((now() - startedAt) * LATENCY_RATE) / 1000) + 1);
+    const due = Math.min(total, Math.floor(((now() - startedAt) * rate) / 1000) + 1);
     while (index < due) fire(index++);
     await sleep(1);
   }
@@ -916,7 +994,8 @@ async function latencyPhase(api: Api, receiver: Helper, orbit: Orbit): Promise<v
   // Events never answered within the tail wait count as not delivered.
   missing += total - acks.length;
   acks.sort((a, b) => a - b);
-  results.latency = {
+  const result: LatencyResult = {
+    rate,
     events: total,
     sendRate: round(total / sendSeconds),
     delivered: latencies.length,
@@ -930,11 +1009,21 @@ async function latencyPhase(api: Api, receiver: Helper, orbit: Orbit): Promise<v
     waitedForPrevious,
     errors,
     cpu,
+    cpuMicros: meter.microsPer(latencies.length),
     eventLoop,
   };
-  say(
-    `latency: p50 ${results.latency.p50} ms, p95 ${results.latency.p95} ms, p99 ${results.latency.p99} ms (${stats.duplicates} duplicates)`,
-  );
+  say(`latency at ${fmt(rate)}/s: p50 ${result.p50} ms, p95 ${result.p95} ms, p99 ${result.p99} ms (${stats.duplicates} duplicates)`);
+  return result;
+}
+
+async function latencyPhase(api: Api, receiver: Helper, orbit: Orbit): Promise<void> {
+  results.latency = await measureLatency(api, receiver, orbit, LATENCY_RATE, LATENCY_SECONDS);
+}
+
+/** Latency against offered load: each rate of CURVE_RATES for CURVE_SECONDS. */
+async function curvePhase(api: Api, receiver: Helper, orbit: Orbit): Promise<void> {
+  results.curve = [];
+  for (const rate of CURVE_RATES) results.curve.push(await measureLatency(api, receiver, orbit, rate, CURVE_SECONDS));
 }
 
 /**
@@ -954,11 +1043,7 @@ async function fanoutPhase(orbit: Orbit, api: Api, receiver: Helper): Promise<vo
     if (endpoint.status !== 201) throw new Error(`POST …/endpoint answered ${endpoint.status}: ${JSON.stringify(endpoint.json)}`);
   }
   await receiver.request({ cmd: 'reset' });
-  const meter = cpuMeter([
-    { label: 'orbit serve (node)', pids: () => [orbit.pid] },
-    { label: 'postgres (all processes)', pids: () => postgresUnder(orbit.pid) },
-    { label: 'receiver', pids: () => [receiver.proc.pid as number] },
-  ]);
+  const meter = cpuMeter(serveGroups(orbit, receiver));
   const path = `/api/v1/app/${appId}/msg`;
   const errors: Record<string, number> = {};
   const ackMs: number[] = [];
@@ -1020,6 +1105,7 @@ async function fanoutPhase(orbit: Orbit, api: Api, receiver: Helper): Promise<vo
     duplicates: stats.duplicates,
     errors,
     cpu,
+    cpuMicros: meter.microsPer(stats.unique),
     eventLoop,
   };
   say(`fanout: ${fmt(stats.unique)} deliveries in ${seconds.toFixed(2)} s → ${fmt(stats.unique / seconds)}/s`);
@@ -1272,6 +1358,7 @@ async function drainPhase(context: DrainContext): Promise<void> {
       window,
       waits,
       cpu,
+      cpuMicros: meter.microsPer(delivered),
       eventLoop,
     };
     say(
@@ -1287,6 +1374,56 @@ async function drainPhase(context: DrainContext): Promise<void> {
     if (context.profileDir !== undefined) {
       for (const proc of [worker, api]) if (proc !== null) summariseProfiles(context.profileDir, proc.pid, `drain, orbit ${proc.role}`);
     }
+  }
+}
+
+/**
+ * One receiver origin with a backlog, drained by 1, 2 and 4 `orbit worker` processes (each run its
+ * own backlog): how an origin's throughput grows with workers sharing its cap
+ * (ORBIT_MAX_CONNECTIONS_PER_ORIGIN, the deployment's).
+ */
+async function originPhase(context: DrainContext): Promise<void> {
+  const { orbitEnv, receiver, db } = context;
+  say('origin: starting orbit api (no worker)');
+  const api = await startOrbit('api', orbitEnv);
+  results.origin = [];
+  try {
+    for (const count of ORIGIN_WORKERS) {
+      await fillBacklog(db, [receiver.url], ORIGIN_MESSAGES);
+      const [pending] = await db.orbit<{ n: number }[]>`select count(*)::int as n from deliveries where status = 'pending'`;
+      const target = pending?.n ?? ORIGIN_MESSAGES;
+      await receiver.request({ cmd: 'reset' });
+      say(`origin: ${fmt(target)} messages for one origin; starting ${count} orbit worker process${count === 1 ? '' : 'es'}`);
+      const workers = await Promise.all(
+        Array.from({ length: count }, () => startOrbit('worker', { ...orbitEnv, DATABASE_URL: db.superUrl, PORT: '0' })),
+      );
+      const meter = cpuMeter([
+        { label: 'orbit worker processes', pids: () => workers.map((worker) => worker.pid) },
+        { label: 'postgres (all processes)', pids: () => postgresUnder(api.pid) },
+        { label: 'receiver', pids: () => [receiver.proc.pid as number] },
+      ]);
+      meter.start();
+      const startedAt = Math.max(...workers.map((worker) => worker.readyAt));
+      const stats = await receiver.request<ReceiverStats>({ cmd: 'wait', unique: target, timeoutMs: 120_000 });
+      meter.stop();
+      const seconds = (stats.lastAt - startedAt) / 1000;
+      results.origin.push({
+        workers: count,
+        messages: target,
+        delivered: stats.unique,
+        seconds: round(seconds, 2),
+        deliveriesPerSecond: round(stats.unique / seconds),
+        cpuMicros: meter.microsPer(stats.unique),
+      });
+      say(
+        `origin: ${count} worker${count === 1 ? '' : 's'}: ${fmt(stats.unique)} in ${seconds.toFixed(1)} s → ${fmt(stats.unique / seconds)}/s`,
+      );
+      await Promise.all(workers.map((worker) => worker.stop()));
+      // Anything still pending (a capped run) must not count in the next run's backlog.
+      await db.orbit`update deliveries set status = 'failed', failure_reason = 'bench: left over' where status = 'pending'`;
+    }
+  } finally {
+    await api.stop();
   }
 }
 
@@ -1335,6 +1472,43 @@ function cpuLine(cpu: Record<string, number>): string {
     .join(' · ');
 }
 
+/** p50 and p99 latency against offered load, as a small SVG line chart (log scales). */
+function latencyChart(points: readonly LatencyResult[]): string {
+  const width = 640;
+  const height = 360;
+  const margin = { left: 70, right: 20, top: 40, bottom: 50 };
+  const rates = points.map((point) => point.rate);
+  const values = points.flatMap((point) => [point.p50, point.p99]).filter((value) => Number.isFinite(value) && value > 0);
+  const lo = Math.min(1, ...values);
+  const hi = Math.max(100, ...values);
+  const x = (rate: number): number =>
+    margin.left +
+    ((Math.log10(rate) - Math.log10(Math.min(...rates))) /
+      Math.max(1e-9, Math.log10(Math.max(...rates)) - Math.log10(Math.min(...rates)))) *
+      (width - margin.left - margin.right);
+  const y = (ms: number): number =>
+    height -
+    margin.bottom -
+    ((Math.log10(Math.max(ms, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (height - margin.top - margin.bottom);
+  const line = (pick: (point: LatencyResult) => number, color: string): string =>
+    `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.map((point) => `${x(point.rate).toFixed(1)},${y(pick(point)).toFixed(1)}`).join(' ')}"/>` +
+    points.map((point) => `<circle cx="${x(point.rate).toFixed(1)}" cy="${y(pick(point)).toFixed(1)}" r="3" fill="${color}"/>`).join('');
+  const ticks: number[] = [];
+  for (let decade = 10 ** Math.floor(Math.log10(lo)); decade <= hi; decade *= 10) ticks.push(decade);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${width / 2}" y="22" text-anchor="middle" font-size="14">Orbit: event → receipt latency against offered load</text>
+${ticks.map((tick) => `<line x1="${margin.left}" x2="${width - margin.right}" y1="${y(tick)}" y2="${y(tick)}" stroke="#ddd"/><text x="${margin.left - 8}" y="${y(tick) + 4}" text-anchor="end">${tick} ms</text>`).join('\n')}
+${rates.map((rate) => `<text x="${x(rate)}" y="${height - margin.bottom + 18}" text-anchor="middle">${fmt(rate)}</text>`).join('\n')}
+<text x="${width / 2}" y="${height - 12}" text-anchor="middle">offered events/s (log scale)</text>
+${line((point) => point.p50, '#1f77b4')}
+${line((point) => point.p99, '#d62728')}
+<text x="${width - margin.right - 90}" y="${margin.top + 4}" fill="#1f77b4">p50</text>
+<text x="${width - margin.right - 50}" y="${margin.top + 4}" fill="#d62728">p99</text>
+</svg>
+`;
+}
+
 function report(): string {
   const lines: string[] = [];
   const env = results.environment;
@@ -1348,14 +1522,21 @@ function report(): string {
   const l = results.latency;
   const d = results.drain;
   const r = results.relay;
-  const o = results.ordered;
+  const ord = results.ordered;
+  const o = results.origin;
+  if (r && t) {
+    const ratio = t.deliveriesPerSecond / r.deliveriesPerSecond;
+    lines.push(
+      `| **Orbit end to end / in-memory relay ceiling, same run** | **${round(ratio, 2)}** (${fmt(t.deliveriesPerSecond)} / ${fmt(r.deliveriesPerSecond)} deliveries/s) | ≥ ${TARGETS.ratio} | ${status(ratio >= TARGETS.ratio)} |`,
+    );
+  }
   if (t)
     lines.push(
       `| throughput, end to end (${fmt(t.events)} events, ${CLIENTS} clients${t.capped ? `, capped at ${THROUGHPUT_CAP_S} s: ${fmt(t.accepted)} sent` : ''}) | ${fmt(t.deliveriesPerSecond)} deliveries/s | ≥ ${fmt(TARGETS.throughput)} | ${status(t.deliveriesPerSecond >= TARGETS.throughput)} |`,
     );
-  if (o)
+  if (ord)
     lines.push(
-      `| throughput with \`"ordered": true\` webhooks (same workload${o.capped ? `, capped at ${THROUGHPUT_CAP_S} s: ${fmt(o.accepted)} sent` : ''}) | ${fmt(o.deliveriesPerSecond)} deliveries/s | | |`,
+      `| throughput with \`"ordered": true\` webhooks (same workload${ord.capped ? `, capped at ${THROUGHPUT_CAP_S} s: ${fmt(ord.accepted)} sent` : ''}) | ${fmt(ord.deliveriesPerSecond)} deliveries/s | | |`,
     );
   if (l) {
     const complete = l.missing <= l.events * 0.01;
@@ -1393,8 +1574,63 @@ function report(): string {
       `| SQL statements per delivery (drain phase) | ${d.statementsPerDelivery} | ≤ ${TARGETS.statements} | ${status(d.statementsPerDelivery <= TARGETS.statements)} |`,
     );
   if (r) lines.push(`| in-memory relay ceiling (same workload, no database) | ${fmt(r.deliveriesPerSecond)} deliveries/s | | |`);
-  if (r && t) lines.push(`| Orbit / ceiling | ${round((100 * t.deliveriesPerSecond) / r.deliveriesPerSecond, 1)} % | | |`);
+  if (o && o.length > 0) {
+    const one = o.find((run) => run.workers === 1);
+    for (const run of o) {
+      const scale = one ? run.deliveriesPerSecond / one.deliveriesPerSecond : Number.NaN;
+      lines.push(
+        `| one receiver origin, ${run.workers} worker process${run.workers === 1 ? '' : 'es'} | ${fmt(run.deliveriesPerSecond)} deliveries/s${run.workers === 1 ? '' : ` (${round(scale, 2)}× one)`} | ${run.workers === 2 ? `≥ ${TARGETS.originScale}× one` : ''} | ${run.workers === 2 ? status(scale >= TARGETS.originScale) : ''} |`,
+      );
+    }
+  }
   lines.push('');
+
+  const perDelivery: [string, Record<string, number>][] = [];
+  if (r) perDelivery.push(['in-memory relay', r.cpuMicros]);
+  if (t) perDelivery.push(['throughput', t.cpuMicros]);
+  if (l) perDelivery.push([`latency at ${fmt(l.rate)}/s`, l.cpuMicros]);
+  if (results.fanout) perDelivery.push(['fan-out', results.fanout.cpuMicros]);
+  if (d) perDelivery.push(['drain', d.cpuMicros]);
+  if (perDelivery.length > 0) {
+    const labels = [...new Set(perDelivery.flatMap(([, micros]) => Object.keys(micros)))];
+    lines.push('## CPU time per delivery (µs of CPU, by process)', '');
+    lines.push(`| phase | ${labels.join(' | ')} | Orbit + PostgreSQL |`, `|---|${labels.map(() => '---:').join('|')}|---:|`);
+    for (const [phase, micros] of perDelivery) {
+      const own = Object.entries(micros)
+        .filter(([label]) => label.startsWith('orbit') || label.startsWith('postgres') || label === 'relay')
+        .reduce((sum, [, value]) => sum + value, 0);
+      lines.push(
+        `| ${phase} | ${labels.map((label) => (micros[label] === undefined ? '' : fmt(micros[label] as number))).join(' | ')} | **${fmt(own)}** |`,
+      );
+    }
+    lines.push('');
+  }
+  const curve = results.curve;
+  if (curve && curve.length > 0) {
+    lines.push('## Latency against offered load', '');
+    lines.push(`Each rate held ${CURVE_SECONDS} s, request sent → receipt. Chart: [latency-curve.svg](latency-curve.svg).`, '');
+    lines.push('| offered events/s | achieved | p50 ms | p99 ms | missing |', '|---:|---:|---:|---:|---:|');
+    for (const point of curve)
+      lines.push(`| ${fmt(point.rate)} | ${fmt(point.sendRate)} | ${point.p50} | ${point.p99} | ${fmt(point.missing)} |`);
+    lines.push('');
+  }
+  if (o && o.length > 0) {
+    lines.push('## One receiver origin, 1, 2 and 4 workers', '');
+    lines.push(
+      `\`orbit api\` runs the embedded database; for each run ${fmt(ORIGIN_MESSAGES)} messages for one receiver origin are queued by SQL, then that many \`orbit worker\` processes drain them, sharing the origin's cap (\`ORBIT_MAX_CONNECTIONS_PER_ORIGIN\`, the deployment's: each worker runs its share). On a 2-core machine the workers, PostgreSQL, the receiver and the driver share the same two cores, so more workers can only add what idle CPU there is.`,
+      '',
+      '| workers | deliveries/s | CPU µs per delivery (workers · postgres · receiver) |',
+      '|---:|---:|---|',
+    );
+    for (const run of o)
+      lines.push(
+        `| ${run.workers} | ${fmt(run.deliveriesPerSecond)} | ${Object.values(run.cpuMicros)
+          .slice(0, 3)
+          .map((value) => fmt(value))
+          .join(' · ')} |`,
+      );
+    lines.push('');
+  }
 
   if (r) {
     lines.push('## In-memory relay ceiling', '');
@@ -1427,19 +1663,19 @@ function report(): string {
       '',
     );
   }
-  if (o) {
+  if (ord) {
     lines.push('## Ordered delivery', '');
     lines.push(
       `The throughput workload with every run's webhook \`"ordered": true\`: each run's messages go one at a time, the next once the one before it is recorded (a chain serialised on the run's endpoint row).`,
       '',
-      `- first request → last receipt: ${o.seconds} s → **${fmt(o.deliveriesPerSecond)} deliveries/s** (${fmt(o.deliveries)} delivered, ${o.duplicates} duplicates)${t ? `; unordered: ${fmt(t.deliveriesPerSecond)}/s` : ''}`,
-      `- ingest: ${fmt(o.accepted)} events answered 202 in ${o.ingestSeconds} s (${fmt(o.ingestPerSecond)} events/s); 202 latency p50 ${o.ackP50} ms, p99 ${o.ackP99} ms`,
-      `- statements per delivery: **${o.statementsPerDelivery}** (${o.statementsPerDeliveryNoTxControl} without BEGIN/COMMIT), transactions per delivery ${o.transactionsPerDelivery}`,
-      `- CPU (% of one core): ${cpuLine(o.cpu)}`,
+      `- first request → last receipt: ${ord.seconds} s → **${fmt(ord.deliveriesPerSecond)} deliveries/s** (${fmt(ord.deliveries)} delivered, ${ord.duplicates} duplicates)${t ? `; unordered: ${fmt(t.deliveriesPerSecond)}/s` : ''}`,
+      `- ingest: ${fmt(ord.accepted)} events answered 202 in ${ord.ingestSeconds} s (${fmt(ord.ingestPerSecond)} events/s); 202 latency p50 ${ord.ackP50} ms, p99 ${ord.ackP99} ms`,
+      `- statements per delivery: **${ord.statementsPerDelivery}** (${ord.statementsPerDeliveryNoTxControl} without BEGIN/COMMIT), transactions per delivery ${ord.transactionsPerDelivery}`,
+      `- CPU (% of one core): ${cpuLine(ord.cpu)}`,
       '',
       'Top statements by total execution time:',
       '',
-      ...statementTable(o.window, Math.max(1, o.deliveries)),
+      ...statementTable(ord.window, Math.max(1, ord.deliveries)),
       '',
     );
   }
@@ -1565,7 +1801,8 @@ async function main(): Promise<void> {
     serve = null;
 
     const serveProfileDir = CPU_PROF ? join(profileRoot, 'serve') : undefined;
-    const servePhases = selected.has('throughput') || selected.has('ordered') || selected.has('latency') || selected.has('fanout');
+    const servePhases =
+      selected.has('throughput') || selected.has('ordered') || selected.has('latency') || selected.has('curve') || selected.has('fanout');
     if (servePhases) {
       serve = await startOrbit('serve', orbitEnv, serveProfileDir);
     } else {
@@ -1584,22 +1821,26 @@ async function main(): Promise<void> {
         if (selected.has('throughput')) await throughputPhase(serve, api, receiver, db);
         if (selected.has('ordered')) await throughputPhase(serve, api, receiver, db, true);
         if (selected.has('latency')) await latencyPhase(api, receiver, serve);
+        if (selected.has('curve')) await curvePhase(api, receiver, serve);
         if (selected.has('fanout')) await fanoutPhase(serve, api, receiver);
       } finally {
         await api.pool.close();
       }
     }
+    const roles = serveRoles(serve.pid);
     const code = await serve.stop();
     if (code !== 0) say(`orbit serve exited with ${code}`);
-    if (serveProfileDir !== undefined)
-      summariseProfiles(
-        serveProfileDir,
-        serve.pid,
-        `orbit serve (${[...selected].filter((p) => p === 'throughput' || p === 'ordered' || p === 'latency' || p === 'fanout').join(' + ')})`,
-      );
+    if (serveProfileDir !== undefined) {
+      const phases = [...selected]
+        .filter((p) => p === 'throughput' || p === 'ordered' || p === 'latency' || p === 'curve' || p === 'fanout')
+        .join(' + ');
+      for (const pid of roles.api) summariseProfiles(serveProfileDir, pid, `orbit serve's API process (${phases})`);
+      for (const pid of roles.worker) summariseProfiles(serveProfileDir, pid, `orbit serve's worker process (${phases})`);
+    }
     serve = null;
 
     if (selected.has('drain')) await drainPhase({ orbitEnv, receiver, db, profileDir: CPU_PROF ? join(profileRoot, 'drain') : undefined });
+    if (selected.has('origin')) await originPhase({ orbitEnv, receiver, db, profileDir: undefined });
   } finally {
     if (serve !== null) await serve.stop();
     if (db !== null) {
@@ -1616,6 +1857,10 @@ async function main(): Promise<void> {
   if (FULL_RUN) {
     writeFileSync(join(ROOT, 'bench/RESULTS.md'), text);
     say('wrote bench/RESULTS.md');
+    if (results.curve !== undefined) {
+      writeFileSync(join(ROOT, 'bench/latency-curve.svg'), latencyChart(results.curve));
+      say('wrote bench/latency-curve.svg');
+    }
   }
 }
 

@@ -13,7 +13,7 @@ const MIGRATION_LOCK = 0x0_7b17_0001;
  * Applies pending migrations under a session advisory lock, so concurrent starts (several API and
  * worker processes, `orbit migrate` jobs) wait for each other instead of colliding.
  */
-export async function migrateDatabase(url: string): Promise<void> {
+export async function migrateDatabase(url: string, migrationsFolder: string = MIGRATIONS_FOLDER): Promise<void> {
   // One connection: the lock, drizzle's transaction and the unlock must share a session.
   const target = connectionOptions(url);
   const sql = postgres(target.url, {
@@ -25,7 +25,7 @@ export async function migrateDatabase(url: string): Promise<void> {
   try {
     await sql`select pg_advisory_lock(${MIGRATION_LOCK})`;
     try {
-      await migrate(drizzle(sql), { migrationsFolder: MIGRATIONS_FOLDER, migrationsSchema: 'orbit_migrations' });
+      await migrate(drizzle(sql), { migrationsFolder, migrationsSchema: 'orbit_migrations' });
     } finally {
       await sql`select pg_advisory_unlock(${MIGRATION_LOCK})`;
     }
