@@ -345,7 +345,8 @@ function processTable(): { pid: number; ppid: number; comm: string }[] {
 
 /** `orbit serve` and its API and delivery worker child processes (not the database's helper). */
 function orbitProcesses(root: number): number[] {
-  const children = processTable().filter((row) => row.ppid === root && row.comm === 'node');
+  // node:cluster children name their main thread `MainThread`.
+  const children = processTable().filter((row) => row.ppid === root && (row.comm === 'node' || row.comm === 'MainThread'));
   const orbitChildren = children.filter((row) => {
     try {
       return readFileSync(`/proc/${row.pid}/cmdline`, 'utf8').includes('main.ts');

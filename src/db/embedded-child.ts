@@ -259,6 +259,9 @@ async function startServer(binDir: string, clusterDir: string, port: number, run
       'max_connections=300',
       '-c',
       'unix_socket_directories=',
+      // Orbit's statements are short: JIT compilation would cost more than it saves (see client.ts).
+      '-c',
+      'jit=off',
     ],
     clusterDir,
     runAs,

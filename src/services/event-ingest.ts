@@ -273,7 +273,11 @@ const WRITE_BATCH = `
     from unnest($24::text[], $25::text[], $26::text[], $28::int[]) as x(message_id, endpoint_id, tenant_id, waiting)
     returning message_id
   )
-  select m.run_id, d.status, count(*)::int as n from messages m join deliveries d on d.message_id = m.id
+  -- Each message's deliveries counted through their primary key (a lateral aggregate the planner
+  -- cannot flatten): a run has a few messages, and the hash join the planner picks when it
+  -- overestimates them would scan every delivery, a cost that grows with the log.
+  select m.run_id, d.status, sum(d.n)::int as n from messages m
+  cross join lateral (select d.status, count(*) as n from deliveries d where d.message_id = m.id group by d.status) d
   where m.run_id = any($27::text[])
   group by m.run_id, d.status`;
 
