@@ -477,13 +477,15 @@ async function applyBatch(
     [...changed],
     d.waiting,
   ];
-  const counts = await tx.unsafe<{ run_id: string; status: keyof DeliveryCounts; n: number }[]>(
-    WRITE_BATCH,
-    parameters as postgres.ParameterOrJSON<never>[],
-    { prepare: true },
-  );
-  await setHeads({ postgres: tx }, newHeads);
-  if (jobs.length > 0) await enqueueDeliveries(deps.boss, jobs, { postgres: tx });
+  // Sent together, without waiting for each answer (postgres.js pipelines them on the transaction's
+  // connection): none needs another's result, and a failure in one aborts the transaction anyway.
+  const [counts] = await Promise.all([
+    tx.unsafe<{ run_id: string; status: keyof DeliveryCounts; n: number }[]>(WRITE_BATCH, parameters as postgres.ParameterOrJSON<never>[], {
+      prepare: true,
+    }),
+    setHeads({ postgres: tx }, newHeads),
+    jobs.length > 0 ? enqueueDeliveries(deps.boss, jobs, { postgres: tx }) : undefined,
+  ]);
 
   const byRun = new Map<string, DeliveryCounts>();
   for (const id of changed) byRun.set(id, { pending: newDeliveries.get(id) ?? 0, succeeded: 0, failed: 0 });
