@@ -37,6 +37,7 @@ import { CONSOLE_NAV, page, type Flash } from './layout.ts';
 import {
   deliveryFragment,
   loadMessage,
+  loadMessageAfter,
   messageListBody,
   messagePageBody,
   namesOf,
@@ -249,8 +250,8 @@ export function consoleRoutes(deps: UiDeps): Hono<UiEnv> {
       return render(c, 'Not found', 'messages', errorBody(404, 'There is no such message.', '/ui/messages'), { status: 404 });
     if (isHtmx(c) && c.req.query('part') === 'delivery')
       return c.html(await deliveryFragment(ctx, id, parseRetryMark(c.req.query('after'), c.req.query('awaiting'))));
-    const message = await loadMessage(ctx, id);
     const flash = takeFlash(c);
+    const message = await loadMessageAfter(ctx, id, flash?.retry);
     const names = await namesOf(ctx, [message]);
     return render(c, `Message ${id}`, 'messages', messagePageBody(ctx, message, flash?.retry, names), { flash });
   });

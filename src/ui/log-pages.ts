@@ -696,9 +696,16 @@ export function parseRetryMark(afterText: string | undefined, awaitingText: stri
  * status is at least as new as the attempts shown.
  */
 export async function deliveryFragment(ctx: LogContext, messageId: string, mark: RetryMark | undefined): Promise<Html> {
-  let message = await loadMessage(ctx, messageId);
-  if (retryDone(message, mark)) message = await loadMessage(ctx, messageId);
-  return deliverySection(ctx, message, mark, true);
+  return deliverySection(ctx, await loadMessageAfter(ctx, messageId, mark), mark, true);
+}
+
+/**
+ * A message for a page that may follow a retry: read again when the retry's attempts are already
+ * there, so the statuses shown are at least as new as those attempts (polling will not correct them).
+ */
+export async function loadMessageAfter(ctx: LogContext, messageId: string, mark: RetryMark | undefined): Promise<MessageDetail> {
+  const message = await loadMessage(ctx, messageId);
+  return retryDone(message, mark) ? loadMessage(ctx, messageId) : message;
 }
 
 export function messagePageBody(ctx: LogContext, message: MessageDetail, mark: RetryMark | undefined, names: Names): Html {

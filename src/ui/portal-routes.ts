@@ -23,6 +23,7 @@ import { page, type Flash, type NavItem } from './layout.ts';
 import {
   deliveryFragment,
   loadMessage,
+  loadMessageAfter,
   messageListBody,
   messagePageBody,
   namesOf,
@@ -190,8 +191,8 @@ export function portalRoutes(deps: UiDeps): Hono<UiEnv> {
     if (!ID.test(id)) return render(c, 'Not found', errorBody(404, 'There is no such message.', '/portal/messages'), { status: 404 });
     if (isHtmx(c) && c.req.query('part') === 'delivery')
       return c.html(await deliveryFragment(ctx, id, parseRetryMark(c.req.query('after'), c.req.query('awaiting'))));
-    const message = await loadMessage(ctx, id);
     const flash = takeFlash(c);
+    const message = await loadMessageAfter(ctx, id, flash?.retry);
     const names = await namesOf(ctx, [message]);
     return render(c, `Message ${id}`, messagePageBody(ctx, message, flash?.retry, names), { flash });
   });
