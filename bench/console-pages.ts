@@ -63,18 +63,30 @@ try {
   const session = await signIn(services, { apiKey: adminKey, client: 'bench' });
   if (!session.ok) throw new Error('could not sign in');
   const [sample] = await database.sql<{ id: string; tenant_id: string; run_id: string; workflow_id: string }[]>`
-    select id, tenant_id, run_id, workflow_id from messages where status = 'failed' order by created_at desc limit 1`;
+    select m.id, m.tenant_id, m.run_id, m.workflow_id from deliveries d join messages m on m.id = d.message_id
+    where d.status = 'failed' and m.run_id is not null order by d.created_at desc limit 1`;
   if (!sample) throw new Error('the database has no failed message: seed it first');
   const big = 'ten_bench_0';
+  // The big tenant's first application (seed-log.ts: two per tenant, three endpoints each, a message to two of them).
+  const bigApp = 'app_b00';
+  const bigEndpoint = 'ep_b000';
+  const [fanOut] = await database.sql<{ id: string }[]>`
+    select message_id as id from deliveries where endpoint_id = ${bigEndpoint} and status = 'failed' order by created_at desc limit 1`;
+  if (!fanOut) throw new Error('the database has no application message: seed it again with this version of seed-log.ts');
   const access = await createPortalAccess(services, 'http://localhost', { tenantId: big });
   const portal = await redeemPortalLink(services, access.token);
-  if (!portal) throw new Error('could not open the portal');
+  const appAccess = await createPortalAccess(services, 'http://localhost', { tenantId: big, appId: bigApp });
+  const appPortal = await redeemPortalLink(services, appAccess.token);
+  if (!portal || !appPortal) throw new Error('could not open the portal');
   const [portalSample] = await database.sql<
     { id: string }[]
   >`select id from messages where tenant_id = ${big} order by created_at desc limit 1`;
 
   const app = createApp({ services, logger: silentLogger, version: 'bench' });
   const cookie = `orbit_console=${session.token}; orbit_portal=${portal.token}`;
+  /** An application's portal (its own portal cookie): pages marked with this prefix use it. */
+  const APP_PORTAL = 'app:';
+  const appCookie = `orbit_portal=${appPortal.token}`;
 
   // The second page of the unfiltered list, through the iterator the first page links to.
   const first = await (await app.request('http://localhost/ui/messages', { headers: { cookie } })).text();
@@ -106,16 +118,35 @@ try {
     ['portal messages (tenant with half the log)', '/portal/messages'],
     ['portal messages, failed', '/portal/messages?status=failed'],
     ['portal message page', `/portal/messages/${portalSample?.id}`],
+    ['applications', '/ui/applications'],
+    ['applications, big tenant', `/ui/applications?tenantId=${big}`],
+    ['application page', `/ui/apps/${bigApp}`],
+    ['endpoint page', `/ui/apps/${bigApp}/endpoints/${bigEndpoint}`],
+    ['endpoint, edit form', `/ui/apps/${bigApp}/endpoints/${bigEndpoint}/edit`],
+    ['endpoint, secret', `/ui/apps/${bigApp}/endpoints/${bigEndpoint}/secret`],
+    ['messages, application', `/ui/messages?appId=${bigApp}`],
+    ['messages, application failed', `/ui/messages?appId=${bigApp}&status=failed`],
+    ['messages, endpoint', `/ui/messages?endpointId=${bigEndpoint}`],
+    ['messages, endpoint failed', `/ui/messages?endpointId=${bigEndpoint}&status=failed`],
+    ['fanned-out message page', `/ui/messages/${fanOut.id}`],
+    ['app portal messages', `${APP_PORTAL}/portal/messages`],
+    ['app portal messages, failed', `${APP_PORTAL}/portal/messages?status=failed`],
+    ['app portal messages, endpoint', `${APP_PORTAL}/portal/messages?endpointId=${bigEndpoint}`],
+    ['app portal message page', `${APP_PORTAL}/portal/messages/${fanOut.id}`],
+    ['app portal endpoints', `${APP_PORTAL}/portal/endpoints`],
+    ['app portal endpoint page', `${APP_PORTAL}/portal/endpoints/${bigEndpoint}`],
   ];
 
   console.log(`\n${'page'.padEnd(46)} ${'best'.padStart(9)} ${'median'.padStart(9)} ${'worst'.padStart(9)}  status`);
   let over = 0;
-  for (const [label, path] of pages) {
+  for (const [label, page] of pages) {
+    const inAppPortal = page.startsWith(APP_PORTAL);
+    const path = inAppPortal ? page.slice(APP_PORTAL.length) : page;
     const times: number[] = [];
     let status = 0;
     for (let i = 0; i < RUNS; i++) {
       const at = performance.now();
-      const response = await app.request(`http://localhost${path}`, { headers: { cookie } });
+      const response = await app.request(`http://localhost${path}`, { headers: { cookie: inAppPortal ? appCookie : cookie } });
       await response.arrayBuffer();
       times.push(performance.now() - at);
       status = response.status;

@@ -5,8 +5,11 @@
  * Starts a PostgreSQL of its own (embedded, in a temp dir; or a fresh database on DATABASE_URL's
  * server, dropped at the end), seeds a week of delivery log for four tenants (with incidents: an
  * endpoint answering 503 for two hours, one answering 410, one timing out now), runs one real webhook through Orbit's worker to a
- * local receiver that fails three times, then drives Debian's Chromium: signs in, retries that
- * message, and writes docs/screenshots/{overview,messages,message}.png (and overview-dark.png).
+ * local receiver that fails three times, and sends one application message (Svix-compatible API,
+ * with the svix SDK) that fans out to three endpoints, one of them failing. Then drives Debian's
+ * Chromium: signs in, retries the webhook and the failed delivery, opens the application's portal,
+ * and writes docs/screenshots/{overview,messages,message,application-message,portal}.png (and
+ * overview-dark.png).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import postgres from 'postgres';
+import { Svix } from 'svix';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrateDatabase } from '../src/db/migrate.ts';
 import { newId } from '../src/lib/ids.ts';
@@ -97,7 +101,13 @@ async function seedLog(url: string, tenants: SeedTenant[], incidents: readonly I
   const random = prng(2026);
   const now = Date.now();
   const messages: Array<Record<string, unknown>> = [];
+  const deliveries: Array<Record<string, unknown>> = [];
   const attempts: Array<Record<string, unknown>> = [];
+  // Each tenant's runs send their webhooks to one URL: one run-webhook endpoint row per tenant.
+  const endpointOf = new Map(tenants.map((tenant) => [tenant.id, newId('ep', now - 8 * 24 * HOUR)]));
+  await sql`insert into endpoints ${sql(
+    tenants.map((tenant) => ({ id: endpointOf.get(tenant.id), tenant_id: tenant.id, kind: 'run', url: tenant.endpoint })),
+  )}`;
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const weighted = (): SeedTenant => {
     let r = random();
@@ -156,8 +166,10 @@ async function seedLog(url: string, tenants: SeedTenant[], incidents: readonly I
         const responseStatus = failure ? failure.status : random() < 0.2 ? 204 : 200;
         attemptCount = n;
         attempts.push({
-          id: newId('att', t),
+          id: newId('atmpt', t),
           message_id: id,
+          endpoint_id: endpointOf.get(tenant.id),
+          url: tenant.endpoint,
           tenant_id: tenant.id,
           attempt: n,
           trigger: 'scheduled',
@@ -185,21 +197,30 @@ async function seedLog(url: string, tenants: SeedTenant[], incidents: readonly I
         workflow_id: workflowId,
         event_id: newId('evt', createdAt),
         event_type: type,
-        url: tenant.endpoint,
-        headers: '{}',
         payload,
+        created_at: new Date(createdAt),
+      });
+      deliveries.push({
+        message_id: id,
+        endpoint_id: endpointOf.get(tenant.id),
+        tenant_id: tenant.id,
         status,
         attempt_count: attemptCount,
+        steps: attemptCount,
         next_attempt_at: status === 'pending' ? new Date(t) : null,
         created_at: new Date(createdAt),
         delivered_at: delivered === null ? null : new Date(delivered),
       });
     });
   }
-  for (let i = 0; i < messages.length; i += 1000) await sql`insert into messages ${sql(messages.slice(i, i + 1000))}`;
-  for (let i = 0; i < attempts.length; i += 1000) await sql`insert into attempts ${sql(attempts.slice(i, i + 1000))}`;
-  await sql`vacuum analyze messages`;
-  await sql`vacuum analyze attempts`;
+  for (const [table, rows] of [
+    ['messages', messages],
+    ['deliveries', deliveries],
+    ['attempts', attempts],
+  ] as const) {
+    for (let i = 0; i < rows.length; i += 1000) await sql`insert into ${sql(table)} ${sql(rows.slice(i, i + 1000))}`;
+    await sql.unsafe(`vacuum analyze ${table}`);
+  }
   console.log(`seeded ${messages.length} messages and ${attempts.length} attempts`);
   await sql.end();
 }
@@ -291,7 +312,39 @@ try {
     const completed = await call(`/v1/runs/${run.id}/events`, { type: 'run.completed' });
     const messageId = completed.messageId as string;
     for (let tries = 0; tries < 200; tries++) {
-      const [row] = await orbit.harness.sql<{ status: string }[]>`select status from messages where id = ${messageId}`;
+      const [row] = await orbit.harness.sql<{ status: string }[]>`select status from deliveries where message_id = ${messageId}`;
+      if (row?.status === 'failed') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    // An application of Globex's, sent one message that fans out to three endpoints; the ledger fails.
+    let ledgerUp = false;
+    const appReceiver = await startFakeReceiver({
+      script: (request) =>
+        !request.path.endsWith('/ledger') || ledgerUp
+          ? { status: 200, body: '{"received":true}', headers: { 'content-type': 'application/json' } }
+          : {
+              status: 503,
+              body: '{"error":"ledger is closing the books","retryAfter":60}',
+              headers: { 'content-type': 'application/json' },
+            },
+    });
+    const svix = new Svix(made[1]?.apiKey as string, { serverUrl: orbit.base });
+    const example = { invoiceId: 'inv_2026_0412', customer: 'Northwind Traders', amount: 129900, currency: 'EUR' };
+    await svix.eventType.create({ name: 'invoice.paid', description: 'An invoice was paid', schemas: { '1': { examples: [example] } } });
+    await svix.eventType.create({ name: 'invoice.refunded', description: 'An invoice was refunded' });
+    await svix.application.create({ name: 'Northwind Traders', uid: 'northwind', metadata: { plan: 'enterprise' } });
+    await svix.endpoint.create('northwind', { url: `${appReceiver.url}/orders`, description: 'Order service' });
+    const ledger = await svix.endpoint.create('northwind', {
+      url: `${appReceiver.url}/ledger`,
+      description: 'Ledger',
+      eventTypes: ['invoice.paid', 'invoice.refunded'],
+    });
+    await svix.endpoint.create('northwind', { url: `${appReceiver.url}/analytics`, description: 'Analytics warehouse', channels: ['eu'] });
+    const invoice = await svix.message.create('northwind', { eventType: 'invoice.paid', channels: ['eu'], payload: example });
+    for (let tries = 0; tries < 200; tries++) {
+      const [row] = await orbit.harness.sql<{ status: string }[]>`
+        select status from deliveries where message_id = ${invoice.id} and endpoint_id = ${ledger.id}`;
       if (row?.status === 'failed') break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -334,12 +387,30 @@ try {
         await page.getByRole('button', { name: 'Retry' }).click();
         await page.locator('#delivery-note').filter({ hasText: 'Attempt 4 finished' }).waitFor({ timeout: 15_000 });
         await page.screenshot({ path: join(OUT, 'message.png'), fullPage: true });
+
+        // The fanned-out message: the ledger is back, and its delivery is retried on its own.
+        await page.goto(`${orbit.base}/ui/messages/${invoice.id}`);
+        ledgerUp = true;
+        await page.getByRole('button', { name: `Retry the delivery to ${ledger.url}` }).click();
+        await page.locator('#delivery-note').filter({ hasText: 'Attempt 4 finished' }).waitFor({ timeout: 15_000 });
+        await page.screenshot({ path: join(OUT, 'application-message.png'), fullPage: true });
         await context.close();
+
+        // The application's portal, opened through a link made with the SDK.
+        const portal = await browser.newContext({ colorScheme: scheme, viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+        const customer = await portal.newPage();
+        await customer.goto((await svix.authentication.appPortalAccess('northwind', {})).url);
+        await customer.getByRole('heading', { level: 1, name: 'Messages' }).waitFor();
+        await customer.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Endpoints' }).click();
+        await customer.getByRole('heading', { level: 1, name: 'Endpoints' }).waitFor();
+        await customer.screenshot({ path: join(OUT, 'portal.png') });
+        await portal.close();
       }
     } finally {
       await browser.close();
+      await appReceiver.close();
     }
-    console.log(`wrote ${OUT}{overview,overview-dark,messages,message}.png`);
+    console.log(`wrote ${OUT}{overview,overview-dark,messages,message,application-message,portal}.png`);
   } finally {
     await receiver.close();
     await orbit.close();

@@ -136,7 +136,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   v1.route('/', adminPortalRoutes(services, deps.publicUrl));
   app.route('/v1', v1);
   // The Svix-compatible API (its own auth, errors and idempotency); it passes Orbit's paths on.
-  app.route('/api/v1', svixRoutes(services, logger));
+  app.route('/api/v1', svixRoutes(services, logger, deps.publicUrl));
   // The same routes for clients written against the hosted API; left out of the OpenAPI document.
   app.route('/', new Hono<ApiEnv>().route('/api/v1', v1));
 

@@ -108,10 +108,12 @@ async function rollUpWindow(tx: Parameters<Parameters<Db['transaction']>[0]>[0],
       coalesce(case when grouping(d.tenant_id) = 0 then d.tenant_id end, case when grouping(m.event_type) = 0 then m.event_type end,
                case when grouping(${deliveryEndpointOf}) = 0 then ${deliveryEndpointOf} end, ''),
       0, 0, count(*)
-    from deliveries d
-    join messages m on m.id = d.message_id
+    from messages m
+    join deliveries d on d.message_id = m.id
     join endpoints e on e.id = d.endpoint_id
-    where d.created_at >= ${ts(from)} and d.created_at < ${ts(to)}
+    -- A delivery's created_at is its message's: the window is a range of messages' creation index
+    -- (deliveries have no index on created_at alone).
+    where m.created_at >= ${ts(from)} and m.created_at < ${ts(to)}
     group by grouping sets (
       (${hourOf(sql`d.created_at`)}),
       (${hourOf(sql`d.created_at`)}, d.tenant_id),
@@ -130,7 +132,7 @@ async function rollUpWindow(tx: Parameters<Parameters<Db['transaction']>[0]>[0],
 /** Where a fresh rollup starts: the oldest log row (at most 31 days back), or now. */
 async function firstWatermark(deps: Pick<ServiceDeps, 'db'>, target: Date): Promise<Date> {
   const [row] = await deps.db.execute<{ at: number | null }>(sql`
-    select extract(epoch from least((select min(started_at) from attempts), (select min(created_at) from deliveries)))::float8 as at`);
+    select extract(epoch from least((select min(started_at) from attempts), (select min(created_at) from messages)))::float8 as at`);
   const oldest = row?.at === null || row?.at === undefined ? target.getTime() : row.at * 1000;
   const start = Math.max(oldest, target.getTime() - BACKFILL_MS);
   return new Date(Math.min(Math.floor(start / HOUR_MS) * HOUR_MS, target.getTime()));
@@ -315,7 +317,10 @@ export async function overview(deps: Pick<ServiceDeps, 'db' | 'boss' | 'clock'>,
       cross join lateral (select date_bin(${`${liveStepMs / 1000} seconds`}::interval, a.started_at, timestamptz '2000-01-01T00:00:00Z') as at) b
       where a.started_at >= ${ts(liveFrom)}
       group by grouping sets ((b.at), (a.tenant_id), (m.event_type), (${endpointOf}), (a.error_kind), (${latencyBucket(sql`a.duration_ms`)}))`),
-    deps.db.execute<{ n: number }>(sql`select count(*)::float8 as n from deliveries where created_at >= ${ts(liveFrom)}`),
+    // Deliveries by their message's creation time, read through the messages' index.
+    deps.db.execute<{ n: number }>(
+      sql`select count(*)::float8 as n from messages m join deliveries d on d.message_id = m.id where m.created_at >= ${ts(liveFrom)}`,
+    ),
     deps.db.execute<{ status: 'pending' | 'failed'; n: number }>(sql`
       select 'pending' as status, count(*)::float8 as n from deliveries where status = 'pending' and created_at >= ${ts(since)}
       union all

@@ -4,14 +4,17 @@
  * browsers never send to the server, so it never lands in access logs; the portal page posts it to
  * `/portal/session`, which redeems it (once) for a session cookie scoped to the link's tenant.
  *
- * The scope already has room for an application (`appId`): the Svix-compatible
- * `POST /api/v1/auth/app-portal-access/{app_id}` will create the same links with it set.
+ * The Svix-compatible `POST /api/v1/auth/app-portal-access/{app_id}` makes the same links with the
+ * scope narrowed to one application of the tenant (`createAppPortalAccess`).
  */
 import { and, eq, gt, isNull, lt, or } from 'drizzle-orm';
 import { portalLinks, tenants } from '../db/schema.ts';
 import { notFound, validationFailed } from '../domain/errors.ts';
+import { ID_PREFIX, isIdOf } from '../domain/svix.ts';
 import { randomToken } from '../lib/ids.ts';
+import { createApplication, type ApplicationInput } from './applications.ts';
 import type { ServiceDeps } from './deps.ts';
+import { lookupApplication } from './svix-scope.ts';
 import { hashToken, startPortalSession, type PortalScope, type PortalSession } from './ui-sessions.ts';
 
 /** The link must be opened within this long. */
@@ -72,6 +75,42 @@ export async function createPortalAccess(
     sessionSeconds: Math.round(sessionMs / 1000),
     readOnly,
   };
+}
+
+export interface AppPortalAccessInput {
+  /**
+   * Creates the application when the key names none (Svix's `application`): it gets the key as its
+   * uid. Ignored when the application exists; a key that is an unknown id still answers 404.
+   */
+  application?: ApplicationInput | undefined;
+  readOnly?: boolean | undefined;
+  sessionMs?: number | undefined;
+}
+
+/**
+ * A portal link scoped to one application of the tenant (by id or uid): the portal shows its
+ * messages and its endpoints only. Another tenant's application is not found.
+ */
+export async function createAppPortalAccess(
+  deps: Pick<ServiceDeps, 'db' | 'clock'>,
+  publicUrl: string,
+  tenantId: string,
+  appKey: string,
+  input: AppPortalAccessInput,
+): Promise<PortalAccess & { appId: string }> {
+  let app = await lookupApplication(deps.db, tenantId, appKey);
+  if (!app && input.application !== undefined && !isIdOf(ID_PREFIX.app, appKey)) {
+    const created = await createApplication(deps, tenantId, { ...input.application, uid: appKey }, { getIfExists: true });
+    app = await lookupApplication(deps.db, tenantId, created.application.id);
+  }
+  if (!app) throw notFound('application');
+  const access = await createPortalAccess(deps, publicUrl, {
+    tenantId,
+    appId: app.id,
+    readOnly: input.readOnly,
+    sessionMs: input.sessionMs,
+  });
+  return { ...access, appId: app.id };
 }
 
 /**

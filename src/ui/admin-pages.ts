@@ -92,7 +92,7 @@ export function tenantsBody(
 }
 
 /** A secret shown once, with a copy button and the warning that goes with it. */
-function shownOnce(id: string, label: string, value: string): Html {
+export function shownOnce(id: string, label: string, value: string): Html {
   return html`<div class="field">
     <span class="label"><strong>${label}</strong></span>
     <code class="secret" id="${id}">${value}</code>
@@ -141,6 +141,8 @@ export function tenantBody(input: {
           <a href="/ui/messages${query({ tenantId: tenant.id })}">Messages</a> ·
           <a href="/ui/messages${query({ tenantId: tenant.id, status: 'failed' })}">failed messages</a>
         </dd>
+        <dt>Applications</dt>
+        <dd><a href="/ui/applications${query({ tenantId: tenant.id })}">Its applications and their endpoints</a></dd>
       </dl>
     </div>
 

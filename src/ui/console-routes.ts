@@ -1,9 +1,11 @@
-/** The console's routes (`/ui`): sign-in, overview, the delivery log, recover and tenants. */
+/** The console's routes (`/ui`): sign-in, overview, the delivery log, recover, tenants and applications. */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { OrbitError } from '../domain/errors.ts';
 import { randomToken } from '../lib/ids.ts';
 import { getApiKey, listApiKeys } from '../services/api-keys.ts';
+import { applicationById, listApplicationSummaries } from '../services/app-directory.ts';
 import { retryMessage } from '../services/delivery.ts';
+import { listEndpoints } from '../services/endpoints.ts';
 import { countFailedMessages } from '../services/overview.ts';
 import { createPortalAccess } from '../services/portal.ts';
 import { recover } from '../services/recovery.ts';
@@ -26,16 +28,23 @@ import {
   tenantsBody,
   type RecoverForm,
 } from './admin-pages.ts';
+import { applicationBody, applicationsBody, appPortalLinkBody } from './app-pages.ts';
 import type { UiDeps } from './app.ts';
+import type { EndpointContext } from './endpoint-pages.ts';
+import { endpointRoutes } from './endpoint-routes.ts';
 import { duration, query, type Html } from './html.ts';
 import { CONSOLE_NAV, page, type Flash } from './layout.ts';
 import {
   deliveryFragment,
   loadMessage,
+  loadMessageAfter,
   messageListBody,
   messagePageBody,
+  namesOf,
   parseListQuery,
   parseMoment,
+  parseRetryMark,
+  retryTarget,
   searchTarget,
   type LogContext,
 } from './log-pages.ts';
@@ -188,7 +197,18 @@ export function consoleRoutes(deps: UiDeps): Hono<UiEnv> {
     c.set('consoleToken', token as string);
     await next();
   };
-  for (const path of ['/ui', '/ui/messages', '/ui/messages/*', '/ui/recover', '/ui/tenants', '/ui/tenants/*', '/ui/keys/*', '/ui/logout']) {
+  for (const path of [
+    '/ui',
+    '/ui/messages',
+    '/ui/messages/*',
+    '/ui/recover',
+    '/ui/tenants',
+    '/ui/tenants/*',
+    '/ui/keys/*',
+    '/ui/applications',
+    '/ui/apps/*',
+    '/ui/logout',
+  ]) {
     app.use(path, requireSession);
   }
 
@@ -228,21 +248,26 @@ export function consoleRoutes(deps: UiDeps): Hono<UiEnv> {
     const id = c.req.param('messageId');
     if (!ID.test(id))
       return render(c, 'Not found', 'messages', errorBody(404, 'There is no such message.', '/ui/messages'), { status: 404 });
-    if (isHtmx(c) && c.req.query('part') === 'delivery') return c.html(await deliveryFragment(ctx, id, c.req.query('after')));
-    const message = await loadMessage(ctx, id);
+    if (isHtmx(c) && c.req.query('part') === 'delivery')
+      return c.html(await deliveryFragment(ctx, id, parseRetryMark(c.req.query('after'), c.req.query('awaiting'))));
     const flash = takeFlash(c);
-    const names = await tenantNames(services, [message.tenantId]);
-    return render(c, `Message ${id}`, 'messages', messagePageBody(ctx, message, flash?.after, names.get(message.tenantId)), { flash });
+    const message = await loadMessageAfter(ctx, id, flash?.retry);
+    const names = await namesOf(ctx, [message]);
+    return render(c, `Message ${id}`, 'messages', messagePageBody(ctx, message, flash?.retry, names), { flash });
   });
 
+  /** Retry: every delivery of the message, or the one at the form's `endpointId`. */
   app.post('/ui/messages/:messageId/retry', async (c) => {
     const ctx = logContext(c);
     const message = await loadMessage(ctx, c.req.param('messageId'));
-    await retryMessage(services, message.id);
+    const accepted = await retryMessage(services, message.id, { endpointId: retryTarget(await formOf(c)) });
     setFlash(c, {
       tone: 'ok',
-      text: 'Retry queued: the new attempt appears below as soon as it finishes.',
-      after: message.attempts.length,
+      text:
+        accepted.endpointIds.length === 1
+          ? 'Retry queued: the new attempt appears below as soon as it finishes.'
+          : `Retry queued at ${accepted.endpointIds.length} endpoints: the new attempts appear below as soon as they finish.`,
+      retry: { after: message.attempts.length, awaiting: accepted.endpointIds.length },
     });
     return c.redirect(`/ui/messages/${message.id}`, 303);
   });
@@ -398,6 +423,86 @@ export function consoleRoutes(deps: UiDeps): Hono<UiEnv> {
     const access = await createPortalAccess(services, publicUrl, { tenantId: tenant.id, readOnly: fields['readOnly'] === '1', sessionMs });
     return render(c, 'Portal link', 'tenants', portalLinkBody(tenant, access));
   });
+
+  // ---- applications -------------------------------------------------------------------------
+
+  app.get('/ui/applications', async (c) => {
+    const tenantText = c.req.query('tenantId')?.trim() || undefined;
+    const iteratorText = c.req.query('iterator');
+    const tenantError = tenantText !== undefined && !ID.test(tenantText) ? 'not a valid id' : undefined;
+    const tenantId = tenantError === undefined ? tenantText : undefined;
+    const iterator = iteratorText !== undefined && /^app_[A-Za-z0-9]{1,60}$/.test(iteratorText) ? iteratorText : undefined;
+    const listed =
+      tenantError === undefined
+        ? await listApplicationSummaries(services, { tenantId, iterator, limit: 50 })
+        : { data: [], iterator: null };
+    const names = await tenantNames(
+      services,
+      listed.data.map((app) => app.tenantId),
+    );
+    const body = applicationsBody(listed, names, services.clock.now(), { tenantId: tenantText, tenantError, iterator });
+    return render(c, 'Applications', 'applications', body, { status: tenantError ? 400 : 200 });
+  });
+
+  async function applicationOf(c: Context<UiEnv>) {
+    const id = c.req.param('appId') ?? '';
+    return applicationById(services, ID.test(id) ? id : 'app_none');
+  }
+
+  function endpointContext(c: Context<UiEnv>, appId: string, tenantId: string): EndpointContext {
+    return {
+      deps: services,
+      area: 'console',
+      tenantId,
+      appId,
+      base: `/ui/apps/${appId}/endpoints`,
+      home: `/ui/apps/${appId}`,
+      homeLabel: 'Application',
+      messages: '/ui/messages',
+      csrf: c.get('consoleSession').csrfToken,
+      readOnly: false,
+      now: services.clock.now(),
+    };
+  }
+
+  app.get('/ui/apps/:appId', async (c) => {
+    const application = await applicationOf(c);
+    const ctx = endpointContext(c, application.id, application.tenantId);
+    const [endpoints, names] = await Promise.all([
+      listEndpoints(services, application.tenantId, application.id, { limit: 250, iterator: null, previous: false, ascending: true }),
+      tenantNames(services, [application.tenantId]),
+    ]);
+    const body = applicationBody(ctx, application, names.get(application.tenantId), endpoints.data);
+    return render(c, `Application ${application.name}`, 'applications', body);
+  });
+
+  app.get('/ui/apps/:appId/endpoints', async (c) => c.redirect(`/ui/apps/${(await applicationOf(c)).id}`, 303));
+
+  app.post('/ui/apps/:appId/portal-link', async (c) => {
+    const application = await applicationOf(c);
+    const fields = await formOf(c);
+    const sessionMs = parseDuration(fields['expiresIn'] ?? '8h') ?? undefined;
+    const publicUrl = deps.publicUrl ?? new URL(c.req.url).origin;
+    const access = await createPortalAccess(services, publicUrl, {
+      tenantId: application.tenantId,
+      appId: application.id,
+      readOnly: fields['readOnly'] === '1',
+      sessionMs,
+    });
+    return render(c, 'Portal link', 'applications', appPortalLinkBody(application, access));
+  });
+
+  app.route(
+    '/',
+    endpointRoutes({
+      prefix: '/ui/apps/:appId/endpoints',
+      async context(c) {
+        const application = await applicationOf(c);
+        return endpointContext(c, application.id, application.tenantId);
+      },
+      render: (c, title, body, options) => render(c, title, 'applications', body, options),
+    }),
+  );
 
   async function keyOf(c: Context<UiEnv>) {
     const id = c.req.param('keyId') ?? '';

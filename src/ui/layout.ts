@@ -3,11 +3,16 @@ import { MESSAGE_STATUSES, type MessageStatus } from '../domain/delivery.ts';
 import { assetUrl, type AssetName } from './assets.ts';
 import { html, nothing, when, type Child, type Html } from './html.ts';
 
+/** After a retry: how many attempts the message had, and how many new ones its page waits for. */
+export interface RetryMark {
+  after: number;
+  awaiting: number;
+}
+
 export interface Flash {
   tone: 'ok' | 'bad';
   text: string;
-  /** After a retry: how many attempts the message had, so its page waits for the next one. */
-  after?: number;
+  retry?: RetryMark;
 }
 
 export type Area = 'console' | 'portal';
@@ -23,6 +28,7 @@ export const CONSOLE_NAV: readonly NavItem[] = [
   { key: 'messages', label: 'Messages', href: '/ui/messages' },
   { key: 'recover', label: 'Recover', href: '/ui/recover' },
   { key: 'tenants', label: 'Tenants', href: '/ui/tenants' },
+  { key: 'applications', label: 'Applications', href: '/ui/applications' },
 ];
 
 export interface PageOptions {
@@ -170,6 +176,8 @@ export function textField(input: {
   wide?: boolean;
   autocomplete?: string;
   placeholder?: string;
+  /** The id of a <datalist> of suggestions. */
+  list?: string | undefined;
 }): Html {
   const id = `f-${input.name}`;
   const described = [input.hint ? `${id}-hint` : '', input.error ? `${id}-error` : ''].filter(Boolean).join(' ');
@@ -182,7 +190,7 @@ export function textField(input: {
       value="${input.value ?? ''}"
       autocomplete="${input.autocomplete ?? 'off'}"
       spellcheck="false"
-      ${
+      ${input.list ? html` list="${input.list}"` : nothing}${
         input.placeholder ? html` placeholder="${input.placeholder}"` : nothing
       }${input.required ? html` required` : nothing}${described ? html` aria-describedby="${described}"` : nothing}${
         input.error ? html` aria-invalid="true"` : nothing

@@ -1,4 +1,5 @@
 /** The console's overview: how delivery is going, and where it is failing, each number a link into the log. */
+import { applicationEndpointsByUrl, type EndpointRef } from '../services/app-directory.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { tenantNames } from '../services/tenant-names.ts';
 import { overview, OVERVIEW_RANGES, type Overview, type OverviewRange, type TopDimension, type TopFailing } from '../services/overview.ts';
@@ -30,20 +31,40 @@ const TOP_TITLES: Record<TopDimension, { caption: string; column: string }> = {
   event_type: { caption: 'Event types with the most failed attempts', column: 'Event type' },
 };
 
-function topTable(dim: TopDimension, rows: readonly TopFailing[], since: string, names: ReadonlyMap<string, string>): Html {
+/**
+ * A "most failed attempts" table. The endpoint rows are URLs without their query (what the rollup
+ * groups by): one that is exactly one application endpoint's links to that endpoint's messages;
+ * several application endpoints sharing it are each linked; a run webhook's URL (one internal
+ * endpoint per run, nothing to filter the log by) links to the failed messages of the range.
+ */
+function topTable(
+  dim: TopDimension,
+  rows: readonly TopFailing[],
+  since: string,
+  names: ReadonlyMap<string, string>,
+  endpoints: ReadonlyMap<string, EndpointRef[]>,
+): Html {
   const messages = (params: Record<string, string>) => `/ui/messages${query({ ...params, since })}`;
-  const filterOf = (key: string): Record<string, string> | null =>
-    dim === 'tenant' ? { tenantId: key } : dim === 'event_type' ? { eventType: key } : null;
+  const filterOf = (key: string): Record<string, string> | null => {
+    if (dim === 'tenant') return { tenantId: key };
+    if (dim === 'event_type') return { eventType: key };
+    const found = endpoints.get(key) ?? [];
+    return found.length === 1 && found[0] ? { endpointId: found[0].id } : null;
+  };
   return table(
     TOP_TITLES[dim].caption,
     [{ label: TOP_TITLES[dim].column }, { label: 'Failed attempts', numeric: true }, { label: 'Success', numeric: true }],
     rows.map((row) => {
       const filter = filterOf(row.key);
-      // Run webhooks have no endpoint id to filter the log by: an endpoint links to the failed messages.
-      const name =
-        dim === 'endpoint'
-          ? endpointLabel(row.key, true)
-          : html`<a href="${messages(filter ?? {})}">${dim === 'tenant' ? (names.get(row.key) ?? row.key) : row.key}</a>`;
+      const shared = dim === 'endpoint' && filter === null ? (endpoints.get(row.key) ?? []) : [];
+      let name: Html;
+      if (dim !== 'endpoint')
+        name = html`<a href="${messages(filter ?? {})}">${dim === 'tenant' ? (names.get(row.key) ?? row.key) : row.key}</a>`;
+      else if (filter !== null) name = html`<a href="${messages(filter)}">${endpointLabel(row.key, true)}</a>`;
+      else
+        name = html`${endpointLabel(row.key, true)}${shared.map(
+          (endpoint) => html`<br /><a class="mono muted" href="${messages({ endpointId: endpoint.id })}">${endpoint.id}</a>`,
+        )}`;
       return html`<tr>
         <td>${name}</td>
         <td class="num"><a href="${messages({ ...(filter ?? {}), status: 'failed' })}">${count(row.failed)}</a></td>
@@ -98,10 +119,16 @@ function chart(o: Overview): Html {
 
 export async function overviewBody(deps: ServiceDeps, range: OverviewRange): Promise<Html> {
   const o = await overview(deps, range);
-  const names = await tenantNames(
-    deps,
-    o.top.tenant.map((row) => row.key),
-  );
+  const [names, endpoints] = await Promise.all([
+    tenantNames(
+      deps,
+      o.top.tenant.map((row) => row.key),
+    ),
+    applicationEndpointsByUrl(
+      deps,
+      o.top.endpoint.map((row) => row.key),
+    ),
+  ]);
   const now = o.until;
   const since = o.since.toISOString();
   const messages = (params: Record<string, string>) => `/ui/messages${query({ ...params, since })}`;
@@ -168,8 +195,8 @@ export async function overviewBody(deps: ServiceDeps, range: OverviewRange): Pro
     ${chart(o)}
     <h2>Where it fails</h2>
     <div class="grid-3">
-      ${topTable('tenant', o.top.tenant, since, names)} ${topTable('endpoint', o.top.endpoint, since, names)}
-      ${topTable('event_type', o.top.event_type, since, names)}
+      ${topTable('tenant', o.top.tenant, since, names, endpoints)} ${topTable('endpoint', o.top.endpoint, since, names, endpoints)}
+      ${topTable('event_type', o.top.event_type, since, names, endpoints)}
     </div>
     <h2>Failed attempts by error</h2>
     ${table('Failed attempts by error kind', [{ label: 'Error' }, { label: 'Failed attempts', numeric: true }], errorRows, { empty: 'No failed attempt in this range.' })}`;

@@ -3,25 +3,33 @@
  * session's scope. Every query goes through the scope (log-pages.ts `scopeFilter`), so an id of
  * another tenant answers 404 whatever URL carries it.
  *
- * Application scope (the Svix-compatible `app-portal-access`): the session already carries `appId`;
- * `scopeFilter` adds it to every query once the delivery log has the filter, and `PORTAL_NAV` gains
- * an Endpoints item whose pages (add, edit, disable, rotate secret, send example) call the endpoint
- * services with the session's application.
+ * Application scope (the Svix-compatible `app-portal-access`): every query is also locked to the
+ * session's application, and the portal gains the application's endpoints (endpoint-routes.ts,
+ * with the session's application); a tenant's portal has no endpoint page.
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { notFound } from '../domain/errors.ts';
+import { applicationNames } from '../services/app-directory.ts';
 import { retryMessage } from '../services/delivery.ts';
+import { listEndpoints } from '../services/endpoints.ts';
 import { tenantNames } from '../services/tenant-names.ts';
 import { redeemPortalLink } from '../services/portal.ts';
-import { csrfMatches, endSession, readSession } from '../services/ui-sessions.ts';
+import { csrfMatches, endSession, readSession, type PortalSession } from '../services/ui-sessions.ts';
 import type { UiDeps } from './app.ts';
+import { endpointsBody, type EndpointContext } from './endpoint-pages.ts';
+import { endpointRoutes } from './endpoint-routes.ts';
 import { query, type Html } from './html.ts';
 import { page, type Flash, type NavItem } from './layout.ts';
 import {
   deliveryFragment,
   loadMessage,
+  loadMessageAfter,
   messageListBody,
   messagePageBody,
+  namesOf,
   parseListQuery,
+  parseRetryMark,
+  retryTarget,
   searchTarget,
   type LogContext,
 } from './log-pages.ts';
@@ -42,8 +50,16 @@ import {
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** The portal's navigation; an application's portal will list its endpoints here too. */
-const PORTAL_NAV: readonly NavItem[] = [{ key: 'messages', label: 'Messages', href: '/portal/messages' }];
+/** The portal's navigation: a tenant's portal has its messages; an application's, its endpoints too. */
+const TENANT_NAV: readonly NavItem[] = [{ key: 'messages', label: 'Messages', href: '/portal/messages' }];
+const APP_NAV: readonly NavItem[] = [...TENANT_NAV, { key: 'endpoints', label: 'Endpoints', href: '/portal/endpoints' }];
+
+/** Whose portal this is, as its header says: the application's name, else the tenant's. */
+async function ownerName(services: UiDeps['services'], session: PortalSession): Promise<string> {
+  const { tenantId, appId } = session.scope;
+  if (appId !== undefined) return (await applicationNames(services, [appId])).get(appId) ?? 'Webhooks';
+  return (await tenantNames(services, [tenantId])).get(tenantId) ?? 'Webhooks';
+}
 
 export function portalRoutes(deps: UiDeps): Hono<UiEnv> {
   const { services } = deps;
@@ -53,17 +69,18 @@ export function portalRoutes(deps: UiDeps): Hono<UiEnv> {
     c: Context<UiEnv>,
     title: string,
     body: Html,
-    options: { status?: 200 | 400 | 403 | 404; flash?: Flash | null } = {},
+    options: { status?: 200 | 400 | 403 | 404; flash?: Flash | null; current?: 'messages' | 'endpoints' } = {},
   ) {
     const session = c.get('portalSession');
-    const name = (await tenantNames(services, [session.scope.tenantId])).get(session.scope.tenantId) ?? 'Webhooks';
+    const name = await ownerName(services, session);
     const flash = options.flash === undefined ? takeFlash(c) : options.flash;
+    const nav = session.scope.appId === undefined ? TENANT_NAV : APP_NAV;
     return c.html(
       page({
         title,
         area: 'portal',
-        current: 'messages',
-        session: { csrf: session.csrfToken, nav: PORTAL_NAV, who: session.scope.readOnly ? `${name} · read-only` : name },
+        current: options.current ?? 'messages',
+        session: { csrf: session.csrfToken, nav, who: session.scope.readOnly ? `${name} · read-only` : name },
         flash,
         body,
       }),
@@ -142,9 +159,9 @@ export function portalRoutes(deps: UiDeps): Hono<UiEnv> {
     c.set('portalToken', token as string);
     await next();
   };
-  app.use('/portal/messages', requireSession);
-  app.use('/portal/messages/*', requireSession);
-  app.use('/portal/logout', requireSession);
+  for (const path of ['/portal/messages', '/portal/messages/*', '/portal/endpoints', '/portal/endpoints/*', '/portal/logout']) {
+    app.use(path, requireSession);
+  }
 
   app.post('/portal/logout', async (c) => {
     await endSession(services, c.get('portalToken'));
@@ -172,24 +189,71 @@ export function portalRoutes(deps: UiDeps): Hono<UiEnv> {
     const ctx = logContext(c);
     const id = c.req.param('messageId');
     if (!ID.test(id)) return render(c, 'Not found', errorBody(404, 'There is no such message.', '/portal/messages'), { status: 404 });
-    if (isHtmx(c) && c.req.query('part') === 'delivery') return c.html(await deliveryFragment(ctx, id, c.req.query('after')));
-    const message = await loadMessage(ctx, id);
+    if (isHtmx(c) && c.req.query('part') === 'delivery')
+      return c.html(await deliveryFragment(ctx, id, parseRetryMark(c.req.query('after'), c.req.query('awaiting'))));
     const flash = takeFlash(c);
-    return render(c, `Message ${id}`, messagePageBody(ctx, message, flash?.after), { flash });
+    const message = await loadMessageAfter(ctx, id, flash?.retry);
+    const names = await namesOf(ctx, [message]);
+    return render(c, `Message ${id}`, messagePageBody(ctx, message, flash?.retry, names), { flash });
   });
 
+  /** Retry: every delivery of the message, or the one at the form's `endpointId`, within the scope. */
   app.post('/portal/messages/:messageId/retry', async (c) => {
     const ctx = logContext(c);
     if (ctx.readOnly) return render(c, 'Not allowed', errorBody(403, 'This portal is read-only.', '/portal/messages'), { status: 403 });
     const message = await loadMessage(ctx, c.req.param('messageId'));
-    await retryMessage(services, message.id);
+    const { tenantId, appId } = c.get('portalSession').scope;
+    const accepted = await retryMessage(services, message.id, { tenantId, appId, endpointId: retryTarget(await formOf(c)) });
     setFlash(c, {
       tone: 'ok',
-      text: 'Retry queued: the new attempt appears below as soon as it finishes.',
-      after: message.attempts.length,
+      text:
+        accepted.endpointIds.length === 1
+          ? 'Retry queued: the new attempt appears below as soon as it finishes.'
+          : `Retry queued at ${accepted.endpointIds.length} endpoints: the new attempts appear below as soon as they finish.`,
+      retry: { after: message.attempts.length, awaiting: accepted.endpointIds.length },
     });
     return c.redirect(`/portal/messages/${message.id}`, 303);
   });
+
+  // ---- an application's endpoints ------------------------------------------------------------
+
+  /** The endpoint pages' context: the session's application; a tenant's portal has none (404). */
+  function endpointContext(c: Context<UiEnv>): EndpointContext {
+    const session = c.get('portalSession');
+    const { tenantId, appId, readOnly } = session.scope;
+    if (appId === undefined) throw notFound('page');
+    return {
+      deps: services,
+      area: 'portal',
+      tenantId,
+      appId,
+      base: '/portal/endpoints',
+      home: '/portal/endpoints',
+      homeLabel: 'Endpoints',
+      messages: '/portal/messages',
+      csrf: session.csrfToken,
+      readOnly,
+      now: services.clock.now(),
+    };
+  }
+
+  app.get('/portal/endpoints', async (c) => {
+    const ctx = endpointContext(c);
+    const [endpoints, name] = await Promise.all([
+      listEndpoints(services, ctx.tenantId, ctx.appId, { limit: 250, iterator: null, previous: false, ascending: true }),
+      ownerName(services, c.get('portalSession')),
+    ]);
+    return render(c, 'Endpoints', endpointsBody(ctx, name, endpoints.data), { current: 'endpoints' });
+  });
+
+  app.route(
+    '/',
+    endpointRoutes({
+      prefix: '/portal/endpoints',
+      context: async (c) => endpointContext(c),
+      render: (c, title, body, options) => render(c, title, body, { ...options, current: 'endpoints' }),
+    }),
+  );
 
   return app;
 }

@@ -96,7 +96,17 @@ export function takeFlash(c: Context): Flash | null {
     const parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as Partial<Flash>;
     if ((parsed.tone !== 'ok' && parsed.tone !== 'bad') || typeof parsed.text !== 'string') return null;
     const flash: Flash = { tone: parsed.tone, text: parsed.text.slice(0, 500) };
-    if (typeof parsed.after === 'number' && Number.isInteger(parsed.after) && parsed.after >= 0) flash.after = parsed.after;
+    const retry = parsed.retry;
+    if (
+      retry !== undefined &&
+      Number.isInteger(retry.after) &&
+      retry.after >= 0 &&
+      Number.isInteger(retry.awaiting) &&
+      retry.awaiting >= 1 &&
+      retry.awaiting <= 1000
+    ) {
+      flash.retry = { after: retry.after, awaiting: retry.awaiting };
+    }
     return flash;
   } catch {
     return null;
@@ -143,6 +153,19 @@ export async function formOf(c: Context): Promise<Record<string, string>> {
   const body = await c.req.parseBody();
   const fields: Record<string, string> = {};
   for (const [name, value] of Object.entries(body)) if (typeof value === 'string') fields[name] = value;
+  return fields;
+}
+
+/** Every value of every form field of a POST (checkbox groups send one name many times); files are ignored. */
+export async function formValues(c: Context): Promise<Record<string, string[]>> {
+  const type = c.req.header('content-type') ?? '';
+  if (!type.startsWith('application/x-www-form-urlencoded') && !type.startsWith('multipart/form-data')) return {};
+  const body = await c.req.parseBody({ all: true });
+  const fields: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries(body)) {
+    const values = Array.isArray(value) ? value : [value];
+    fields[name] = values.filter((item): item is string => typeof item === 'string');
+  }
   return fields;
 }
 

@@ -3,14 +3,18 @@
  * a real Orbit served over HTTP with a real delivery worker and receiver. An operator signs in,
  * filters the log, opens a failed message, reads what the receiver said, retries and sees the new
  * attempt, recovers, rotates a secret, hands out a portal link; the customer opens it and cannot
- * reach another tenant's message. On every page: the CSP header, no request leaving Orbit's
- * origin, no browser console error, and no serious accessibility violation (axe).
+ * reach another tenant's message. An application's owner opens a portal link made with the svix
+ * SDK, adds an endpoint, sends an example that a real receiver verifies with the endpoint's secret,
+ * and cannot reach another application's message; the operator sees a fanned-out message per
+ * endpoint and retries it. On every page: the CSP header, no request leaving Orbit's origin, no
+ * browser console error, and no serious accessibility violation (axe).
  *
  * Run alone with `npx vitest run test/browser/console.test.ts` (or `npm run test:browser`).
  */
 import { existsSync } from 'node:fs';
 import { AxeBuilder } from '@axe-core/playwright';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { Svix, Webhook, type ApplicationOut, type MessageOut } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTenant } from '../../src/services/tenants.ts';
 import { CSP } from '../../src/ui/security.ts';
@@ -29,6 +33,12 @@ let receiverUp = false;
 let failedMessage: string;
 let recoverMessage: string;
 let otherTenantMessage: string;
+/** Applications of the default tenant (Svix-compatible API), with a receiver that always answers 200. */
+let svix: Svix;
+let appReceiver: FakeReceiver;
+let acme: ApplicationOut;
+let globexMessage: MessageOut;
+const EXAMPLE = { invoiceId: 'inv_42', amount: 4200 };
 
 /** What every page of a context saw: requests, document responses, console errors. */
 interface Watch {
@@ -120,6 +130,13 @@ beforeAll(async () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
+  appReceiver = await startFakeReceiver({ script: [{ status: 200, body: '{"received":true}' }] });
+  svix = new Svix(orbit.adminKey, { serverUrl: orbit.base });
+  await svix.eventType.create({ name: 'invoice.paid', description: 'An invoice was paid', schemas: { '1': { examples: [EXAMPLE] } } });
+  acme = await svix.application.create({ name: 'Acme Corp', uid: 'acme' });
+  const globex = await svix.application.create({ name: 'Globex', uid: 'globex' });
+  await svix.endpoint.create(globex.id, { url: `${appReceiver.url}/globex` });
+  globexMessage = await svix.message.create(globex.id, { eventType: 'invoice.paid', payload: { secret: 'globex only' } });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -137,6 +154,7 @@ afterAll(async () => {
   await browser?.close();
   await orbit?.close();
   await receiver?.close();
+  await appReceiver?.close();
 });
 
 describe('the console in Chromium', () => {
@@ -303,10 +321,24 @@ describe('the console in Chromium', () => {
         .locator('body')
         .evaluate((body) => body.ownerDocument.defaultView?.getComputedStyle(body).backgroundColor);
       expect(background).toBe('rgb(17, 20, 24)');
-      for (const path of ['/ui', '/ui/messages?status=failed', `/ui/messages/${failedMessage}`, `/ui/tenants/${orbit.tenantId}`]) {
+      for (const path of [
+        '/ui',
+        '/ui/messages?status=failed',
+        `/ui/messages/${failedMessage}`,
+        `/ui/tenants/${orbit.tenantId}`,
+        '/ui/applications',
+        `/ui/apps/${acme.id}`,
+        `/ui/apps/${acme.id}/endpoints/new`,
+      ]) {
         await page.goto(`${orbit.base}${path}`);
         await expectAccessible(page);
       }
+      // An application's portal, read-only, in the dark too.
+      await page.goto((await svix.authentication.appPortalAccess(acme.id, { readOnly: true })).url);
+      await page.getByRole('heading', { level: 1, name: 'Messages' }).waitFor();
+      await expectAccessible(page);
+      await page.goto(`${orbit.base}/portal/endpoints`);
+      await expectAccessible(page);
       expectClean(seen);
     } finally {
       await context.close();
@@ -349,6 +381,112 @@ describe('the console in Chromium', () => {
       await page.getByRole('link', { name: id }).waitFor({ timeout: 15_000 });
       // The region was swapped in place: the page itself never reloaded.
       expect(await page.locator('body').getAttribute('data-test-mark')).toBe('still here');
+      expectClean(seen);
+    } finally {
+      await context.close();
+    }
+  });
+  it("an application's owner opens an SDK-made portal link, adds an endpoint and sends an example a real receiver verifies", async () => {
+    const access = await svix.authentication.appPortalAccess(acme.id, {});
+    const { context, page, seen } = await newContext();
+    try {
+      await page.goto(access.url);
+      await page.getByRole('heading', { level: 1, name: 'Messages' }).waitFor();
+      expect(page.url()).toBe(`${orbit.base}/portal/messages`);
+      await expectAccessible(page);
+
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Endpoints' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Endpoints' }).waitFor();
+      await expectAccessible(page);
+      await page.getByRole('link', { name: 'Add endpoint' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Add an endpoint' }).waitFor();
+      await expectAccessible(page);
+      await page.getByLabel('URL').fill(`${appReceiver.url}/acme`);
+      await page.getByLabel('Description').fill('Order service');
+      await page.getByLabel('invoice.paid').check();
+      await page.getByRole('button', { name: 'Add endpoint' }).click();
+      await page.getByText('Endpoint added').waitFor();
+      const endpointPage = page.url();
+      const endpointId = /\/portal\/endpoints\/(ep_[A-Za-z0-9]+)$/.exec(endpointPage)?.[1] as string;
+      expect(endpointId).toBeDefined();
+      await expectAccessible(page);
+
+      await page.getByRole('link', { name: 'Show secret' }).click();
+      await page.getByRole('heading', { level: 1, name: /Signing secret/ }).waitFor();
+      const secret = await page.locator('#secret-0').innerText();
+      expect(secret).toBe((await svix.endpoint.getSecret(acme.id, endpointId)).key);
+      await expectAccessible(page);
+
+      await page.goto(endpointPage);
+      await page.getByLabel('Event type of the example').selectOption('invoice.paid');
+      await page.getByRole('button', { name: 'Send example' }).click();
+      await page.getByRole('heading', { level: 1, name: /^Message msg_/ }).waitFor();
+      const messageId = (await page.locator('#message-id').innerText()).trim();
+      // The attempt appears on the page without a reload.
+      await expect.poll(() => page.locator('#delivery .badge').first().innerText(), { timeout: 15_000 }).toBe('succeeded');
+      await expectAccessible(page);
+
+      // A real receiver verifies it with the endpoint's own secret, as the svix package does.
+      const ofAcme = () => appReceiver.requests.find((received) => received.path === '/hook/acme');
+      await expect.poll(() => ofAcme() !== undefined).toBe(true);
+      const request = ofAcme();
+      const body = request?.body ?? '';
+      const headers = request?.headers ?? {};
+      expect(() => new Webhook(secret).verify(body, headers)).not.toThrow();
+      expect(JSON.parse(body)).toEqual(EXAMPLE);
+      // And only with it: another endpoint's secret is refused.
+      const globexEndpoint = (await svix.endpoint.list('globex')).data[0]?.id as string;
+      const otherSecret = (await svix.endpoint.getSecret('globex', globexEndpoint)).key;
+      expect(() => new Webhook(otherSecret).verify(body, headers)).toThrow();
+      expect(request?.headers['svix-id']).toBe(messageId);
+
+      // Another application's message is not found here.
+      const answer = await page.goto(`${orbit.base}/portal/messages/${globexMessage.id}`);
+      expect(answer?.status()).toBe(404);
+      await expectAccessible(page);
+      expectClean(seen, [/status of 404/]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('an operator sees a fanned-out message once per endpoint in the log and on its page, and retries every delivery', async () => {
+    await svix.endpoint.create(acme.id, { url: `${appReceiver.url}/acme-billing`, description: 'Billing' });
+    const endpoints = await svix.endpoint.list(acme.id);
+    const message = await svix.message.create(acme.id, { eventType: 'invoice.paid', payload: { invoiceId: 'inv_43' } });
+    await expect
+      .poll(async () => (await svix.messageAttempt.listAttemptedDestinations(acme.id, message.id)).data.map((d) => d.status), {
+        timeout: 15_000,
+      })
+      .toEqual([0, 0]);
+    const { context, page, seen } = await newContext();
+    try {
+      await signIn(page);
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Applications' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Applications' }).waitFor();
+      await expectAccessible(page);
+      await page.getByRole('link', { name: 'Acme Corp', exact: true }).click();
+      await page.getByRole('heading', { level: 1, name: 'Application Acme Corp' }).waitFor();
+      expect(await page.locator('tbody tr').count()).toBe(endpoints.data.length);
+      await expectAccessible(page);
+      await page.getByRole('link', { name: `${appReceiver.url}/acme-billing`, exact: true }).click();
+      await page.getByRole('heading', { level: 1, name: /^Endpoint ep_/ }).waitFor();
+      await expectAccessible(page);
+
+      await page.goto(`${orbit.base}/ui/messages?appId=${acme.id}`);
+      await expect.poll(() => page.getByRole('link', { name: message.id }).count()).toBe(2);
+      await expectAccessible(page);
+      await page.getByRole('link', { name: message.id }).first().click();
+      await page.getByRole('heading', { level: 1, name: `Message ${message.id}` }).waitFor();
+      const deliveries = page.locator('#delivery table tbody tr');
+      expect(await deliveries.count()).toBe(2);
+      expect(await page.locator('#delivery ol.timeline > li').count()).toBe(2);
+      await expectAccessible(page);
+      await page.getByRole('button', { name: 'Retry every delivery' }).click();
+      await page.getByText('Retry queued at 2 endpoints').waitFor();
+      await expect.poll(() => page.locator('#delivery ol.timeline > li').count(), { timeout: 15_000 }).toBe(4);
+      await expect.poll(() => page.locator('#delivery-note').innerText()).toContain('2 attempts finished: 2 succeeded');
+      await expectAccessible(page);
       expectClean(seen);
     } finally {
       await context.close();

@@ -1,13 +1,14 @@
 /**
  * The console and portal without a browser: sessions and their cookies, CSRF, the sign-in rate
- * limit, portal links and their scope, the CSP header and the assets. The browser tests are in
- * test/browser/console.test.ts.
+ * limit, portal links and their scope (a tenant's, or one application's with its endpoints), the
+ * console's applications, the CSP header and the assets. The browser tests are in
+ * test/browser/console.test.ts; the Svix-compatible `app-portal-access` call in svix-portal.test.ts.
  */
 import { createHash } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.ts';
-import { uiSessions } from '../../src/db/schema.ts';
+import { attempts, uiSessions } from '../../src/db/schema.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { createTenant } from '../../src/services/tenants.ts';
 import { CSP } from '../../src/ui/security.ts';
@@ -535,5 +536,359 @@ describe('console pages', () => {
     expect(answer.status).toBe(303);
     const page = await browser.request(answer.headers.get('location') as string);
     expect(page.text).toContain('Recover started: 1 failed message is being queued');
+  });
+});
+
+describe('applications in the console and their portals', () => {
+  const unique = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
+  /** Application A (two endpoints) and B of the default tenant, C of the other tenant; a message of each. */
+  const ids = { a: '', b: '', c: '', epA1: '', epA2: '', epB: '', epC: '', msgA: '', msgB: '', msgC: '' };
+
+  async function svixCall(method: string, path: string, body?: unknown, key?: string) {
+    const answer = await api.call(method, `/api/v1${path}`, { body, ...(key ? { key } : {}) });
+    expect(answer.status, `${method} ${path}: ${JSON.stringify(answer.body)}`).toBeLessThan(300);
+    return answer.body;
+  }
+
+  /** A browser with an application's portal open (through the Svix-compatible API), and its CSRF token. */
+  async function appPortal(appKey: string, body: Record<string, unknown> = {}, key?: string) {
+    const access = await api.call('POST', `/api/v1/auth/app-portal-access/${appKey}`, { body, ...(key ? { key } : {}) });
+    expect(access.status).toBe(200);
+    const browser = new Browser();
+    expect((await browser.request('/portal/session', { json: { token: access.body.token } })).status).toBe(200);
+    const page = await browser.request('/portal/messages');
+    return { browser, csrf: Browser.csrfOf(page.text) };
+  }
+
+  async function endpointRow(id: string) {
+    const [row] = await api.deps.sql<{ url: string; disabled: boolean; description: string; secrets: number }[]>`
+      select url, disabled, description, (select count(*)::int from signing_secrets s where s.endpoint_id = e.id) as secrets
+      from endpoints e where id = ${id}`;
+    return row;
+  }
+
+  beforeAll(async () => {
+    await svixCall('POST', '/event-type', { name: 'invoice.paid', description: 'An invoice was paid' });
+    await svixCall('POST', '/event-type', { name: 'invoice.void', description: 'An invoice was voided' });
+    await svixCall('POST', '/event-type', { name: 'invoice.paid', description: 'theirs' }, other.apiKey);
+    ids.a = (await svixCall('POST', '/app', { name: 'Acme Corp', uid: unique('acme') })).id;
+    ids.b = (await svixCall('POST', '/app', { name: 'Globex', uid: unique('globex') })).id;
+    ids.c = (await svixCall('POST', '/app', { name: 'Initech', uid: unique('initech') }, other.apiKey)).id;
+    ids.epA1 = (await svixCall('POST', `/app/${ids.a}/endpoint`, { url: 'https://hooks.acme.example/orders' })).id;
+    ids.epA2 = (await svixCall('POST', `/app/${ids.a}/endpoint`, { url: 'https://hooks.acme.example/billing' })).id;
+    ids.epB = (await svixCall('POST', `/app/${ids.b}/endpoint`, { url: 'https://hooks.globex.example/in' })).id;
+    ids.epC = (await svixCall('POST', `/app/${ids.c}/endpoint`, { url: 'https://hooks.initech.example/in' }, other.apiKey)).id;
+    const payload = { invoiceId: 'inv_1' };
+    ids.msgA = (await svixCall('POST', `/app/${ids.a}/msg`, { eventType: 'invoice.paid', payload })).id;
+    ids.msgB = (await svixCall('POST', `/app/${ids.b}/msg`, { eventType: 'invoice.paid', payload: { secret: 'globex-only' } })).id;
+    ids.msgC = (
+      await svixCall('POST', `/app/${ids.c}/msg`, { eventType: 'invoice.paid', payload: { secret: 'initech-only' } }, other.apiKey)
+    ).id;
+  });
+
+  it("an application's portal lists its messages and endpoints only: not another application's, nor its tenant's runs", async () => {
+    const { browser } = await appPortal(ids.a);
+    const list = await browser.request('/portal/messages');
+    expect(list.status).toBe(200);
+    expect(list.text).toContain(ids.msgA);
+    expect(list.text).toContain(ids.epA1);
+    for (const foreign of [ids.msgB, ids.msgC, ownMessage, otherMessage]) expect(list.text).not.toContain(foreign);
+    expect(list.text).toContain('>Endpoints</a>');
+    const endpoints = await browser.request('/portal/endpoints');
+    expect(endpoints.status).toBe(200);
+    expect(endpoints.text).toContain(ids.epA1);
+    expect(endpoints.text).toContain(ids.epA2);
+    expect(endpoints.text).not.toContain(ids.epB);
+
+    // The filters cannot widen the scope.
+    for (const path of [
+      `/portal/messages?endpointId=${ids.epB}`,
+      `/portal/messages?appId=${ids.b}`,
+      `/portal/messages?tenantId=${other.id}`,
+      `/portal/messages?runId=${otherRun}`,
+      `/portal/messages?eventType=invoice.paid&status=pending`,
+    ]) {
+      const answer = await browser.request(path);
+      for (const foreign of [ids.msgB, ids.msgC, ownMessage, otherMessage]) expect(answer.text, path).not.toContain(foreign);
+    }
+    const search = await browser.request(`/portal/messages?q=${ids.msgB}`);
+    expect(search.status).toBe(400);
+    expect(search.text).not.toContain('globex-only');
+  });
+
+  it('nothing of another application or tenant is reachable from an application portal, by any URL (404)', async () => {
+    const { browser, csrf } = await appPortal(ids.a);
+    const before = await Promise.all([endpointRow(ids.epB), endpointRow(ids.epC)]);
+    const gets = [
+      ...[ids.msgB, ids.msgC, ownMessage, otherMessage].flatMap((id) => [`/portal/messages/${id}`, `/portal/messages/${id}?part=delivery`]),
+      ...[ids.epB, ids.epC, 'ep_unknown'].flatMap((id) =>
+        ['', '/edit', '/secret', '/rotate'].map((suffix) => `/portal/endpoints/${id}${suffix}`),
+      ),
+    ];
+    for (const path of gets) {
+      expect((await browser.request(path)).status, path).toBe(404);
+      expect((await browser.request(path, { headers: { 'hx-request': 'true' } })).status, `${path} (htmx)`).toBe(404);
+    }
+    const posts: Array<[string, Record<string, string>]> = [
+      [`/portal/messages/${ids.msgB}/retry`, {}],
+      [`/portal/messages/${ids.msgC}/retry`, {}],
+      [`/portal/messages/${ownMessage}/retry`, {}],
+      [`/portal/messages/${ids.msgA}/retry`, { endpointId: ids.epB }],
+      ...[ids.epB, ids.epC].flatMap((id): Array<[string, Record<string, string>]> => [
+        [`/portal/endpoints/${id}`, { url: 'https://evil.example/hook' }],
+        [`/portal/endpoints/${id}/disable`, {}],
+        [`/portal/endpoints/${id}/enable`, {}],
+        [`/portal/endpoints/${id}/rotate`, { gracePeriod: '0' }],
+        [`/portal/endpoints/${id}/example`, { eventType: 'invoice.paid' }],
+      ]),
+    ];
+    for (const [path, form] of posts) expect((await browser.request(path, { form: { _csrf: csrf, ...form } })).status, path).toBe(404);
+    expect(await Promise.all([endpointRow(ids.epB), endpointRow(ids.epC)])).toEqual(before);
+    const attempts = await api.deps.sql<{ n: number }[]>`
+      select count(*)::int as n from messages where app_id in (${ids.b}, ${ids.c})`;
+    expect(attempts[0]?.n).toBe(2);
+
+    // A tenant's portal has no endpoint pages; it sees its tenant's application messages, not another tenant's.
+    const tenant = await portalBrowser(api.tenantId);
+    for (const path of ['/portal/endpoints', `/portal/endpoints/${ids.epA1}`, `/portal/endpoints/${ids.epA1}/secret`]) {
+      expect((await tenant.browser.request(path)).status, path).toBe(404);
+    }
+    const tenantList = await tenant.browser.request('/portal/messages');
+    expect(tenantList.text).toContain(ids.msgA);
+    expect(tenantList.text).not.toContain(ids.msgC);
+    expect(tenantList.text).not.toContain('>Endpoints</a>');
+  });
+
+  it("an application's portal manages its endpoints: add, edit, disable and enable, show and rotate the secret, send an example", async () => {
+    const { browser, csrf } = await appPortal(ids.a);
+    const form = await browser.request('/portal/endpoints/new');
+    expect(form.status).toBe(200);
+    expect(form.text).toContain('invoice.paid');
+
+    const bad = await browser.request('/portal/endpoints', {
+      form: { _csrf: csrf, url: 'ftp://nope.example', channels: 'eu, not a channel!' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('letters, digits');
+    const unknownType = await browser.request('/portal/endpoints', {
+      form: { _csrf: csrf, url: 'https://hooks.acme.example/new', eventTypes: 'no.such.type' },
+    });
+    expect(unknownType.status).toBe(400);
+    expect(unknownType.text).toContain('exist: no.such.type');
+    const badUrl = await browser.request('/portal/endpoints', { form: { _csrf: csrf, url: 'ftp://nope.example' } });
+    expect(badUrl.status).toBe(400);
+    expect(badUrl.text).toContain('https://');
+
+    const added = await browser.request('/portal/endpoints', {
+      form: { _csrf: csrf, url: 'https://hooks.acme.example/new', description: 'New one', eventTypes: 'invoice.paid', channels: 'eu, us' },
+    });
+    expect(added.status).toBe(303);
+    const location = added.headers.get('location') as string;
+    const id = /^\/portal\/endpoints\/(ep_[A-Za-z0-9]+)$/.exec(location)?.[1] as string;
+    expect(id).toBeDefined();
+    const [row] = await api.deps.sql<{ app_id: string; filter_types: string[]; channels: string[] }[]>`
+      select app_id, filter_types, channels from endpoints where id = ${id}`;
+    expect(row).toEqual({ app_id: ids.a, filter_types: ['invoice.paid'], channels: ['eu', 'us'] });
+    const page = await browser.request(location);
+    expect(page.text).toContain('Endpoint added');
+    expect(page.text).toContain('New one');
+
+    const edited = await browser.request(`/portal/endpoints/${id}`, {
+      form: { _csrf: csrf, url: 'https://hooks.acme.example/newer', description: 'Renamed', channels: '' },
+    });
+    expect(edited.status).toBe(303);
+    expect(await endpointRow(id)).toMatchObject({ url: 'https://hooks.acme.example/newer', description: 'Renamed', disabled: false });
+
+    expect((await browser.request(`/portal/endpoints/${id}/disable`, { form: { _csrf: csrf } })).status).toBe(303);
+    expect((await endpointRow(id))?.disabled).toBe(true);
+    expect((await browser.request(`/portal/endpoints/${id}`)).text).toContain('Enable endpoint');
+    expect((await browser.request(`/portal/endpoints/${id}/enable`, { form: { _csrf: csrf } })).status).toBe(303);
+    expect((await endpointRow(id))?.disabled).toBe(false);
+
+    const secret = (await svixCall('GET', `/app/${ids.a}/endpoint/${id}/secret`)).key as string;
+    expect((await browser.request(`/portal/endpoints/${id}/secret`)).text).toContain(secret);
+    const rotated = await browser.request(`/portal/endpoints/${id}/rotate`, { form: { _csrf: csrf, gracePeriod: '1h' } });
+    expect(rotated.status).toBe(200);
+    const fresh = /id="rotated-secret">(whsec_[^<]+)</.exec(rotated.text)?.[1];
+    expect(fresh).toBeDefined();
+    expect(fresh).not.toBe(secret);
+    const both = await browser.request(`/portal/endpoints/${id}/secret`);
+    expect(both.text).toContain(secret);
+    expect(both.text).toContain(fresh);
+    expect(both.text).toContain('Previous secret');
+
+    const example = await browser.request(`/portal/endpoints/${id}/example`, { form: { _csrf: csrf, eventType: 'invoice.paid' } });
+    expect(example.status).toBe(303);
+    const messageId = /^\/portal\/messages\/(msg_[A-Za-z0-9]+)$/.exec(example.headers.get('location') as string)?.[1] as string;
+    const sent = await api.deps.sql<{ app_id: string; endpoint_id: string }[]>`
+      select m.app_id, d.endpoint_id from messages m join deliveries d on d.message_id = m.id where m.id = ${messageId}`;
+    expect(sent).toEqual([{ app_id: ids.a, endpoint_id: id }]);
+    expect((await browser.request(`/portal/messages/${messageId}`)).text).toContain('Example invoice.paid sent');
+    const unknown = await browser.request(`/portal/endpoints/${id}/example`, { form: { _csrf: csrf, eventType: 'no.such.type' } });
+    expect(unknown.status).toBe(303);
+    expect((await browser.request(unknown.headers.get('location') as string)).text).toContain('There is no event type no.such.type');
+  });
+
+  it('a read-only application portal shows no action and no secret, and refuses them', async () => {
+    for (const body of [{ readOnly: true }, { capabilities: ['ViewBase', 'ViewEndpointSecret'] }]) {
+      const { browser, csrf } = await appPortal(ids.a, body);
+      const before = await endpointRow(ids.epA1);
+      const endpoints = await browser.request('/portal/endpoints');
+      expect(endpoints.text).toContain('read-only');
+      expect(endpoints.text).not.toContain('Add endpoint');
+      const endpoint = await browser.request(`/portal/endpoints/${ids.epA1}`);
+      expect(endpoint.status).toBe(200);
+      for (const action of ['Edit endpoint', 'Disable endpoint', 'Show secret', 'Rotate secret', 'Send example', 'whsec_']) {
+        expect(endpoint.text, action).not.toContain(action);
+      }
+      const message = await browser.request(`/portal/messages/${ids.msgA}`);
+      expect(message.status).toBe(200);
+      expect(message.text).not.toMatch(/>\s*Retry/);
+      for (const path of [
+        '/portal/endpoints/new',
+        ...['/edit', '/secret', '/rotate'].map((suffix) => `/portal/endpoints/${ids.epA1}${suffix}`),
+      ]) {
+        expect((await browser.request(path)).status, path).toBe(403);
+      }
+      for (const [path, form] of [
+        ['/portal/endpoints', { url: 'https://hooks.acme.example/ro' }],
+        [`/portal/endpoints/${ids.epA1}`, { url: 'https://evil.example/hook' }],
+        [`/portal/endpoints/${ids.epA1}/disable`, {}],
+        [`/portal/endpoints/${ids.epA1}/rotate`, { gracePeriod: '0' }],
+        [`/portal/endpoints/${ids.epA1}/example`, { eventType: 'invoice.paid' }],
+        [`/portal/messages/${ids.msgA}/retry`, {}],
+      ] as Array<[string, Record<string, string>]>) {
+        expect((await browser.request(path, { form: { _csrf: csrf, ...form } })).status, path).toBe(403);
+      }
+      expect(await endpointRow(ids.epA1)).toEqual(before);
+    }
+  });
+
+  it('the new forms need the session token and the same origin, in the portal and the console', async () => {
+    const portal = await appPortal(ids.a);
+    const elsewhere = await appPortal(ids.a);
+    const operator = new Browser();
+    const { csrf } = await operator.signIn(api.adminKey);
+    const before = await endpointRow(ids.epA1);
+    const [endpointsBefore] = await api.deps.sql<{ n: number }[]>`select count(*)::int as n from endpoints where app_id = ${ids.a}`;
+    const cases: Array<[Browser, string, string, Record<string, string>]> = [];
+    for (const [browser, token, base] of [
+      [portal.browser, portal.csrf, '/portal/endpoints'],
+      [operator, csrf, `/ui/apps/${ids.a}/endpoints`],
+    ] as const) {
+      for (const [path, form] of [
+        [base, { url: 'https://hooks.acme.example/csrf' }],
+        [`${base}/${ids.epA1}`, { url: 'https://evil.example/hook' }],
+        [`${base}/${ids.epA1}/disable`, {}],
+        [`${base}/${ids.epA1}/rotate`, { gracePeriod: '0' }],
+        [`${base}/${ids.epA1}/example`, { eventType: 'invoice.paid' }],
+      ] as Array<[string, Record<string, string>]>) {
+        cases.push([browser, token, path, form]);
+      }
+    }
+    cases.push([operator, csrf, `/ui/apps/${ids.a}/portal-link`, {}]);
+    cases.push([operator, csrf, `/ui/messages/${ids.msgA}/retry`, { endpointId: ids.epA1 }]);
+    cases.push([portal.browser, portal.csrf, `/portal/messages/${ids.msgA}/retry`, { endpointId: ids.epA1 }]);
+    for (const [browser, token, path, form] of cases) {
+      const wrong = browser === operator ? 'x'.repeat(token.length) : elsewhere.csrf;
+      for (const attempt of [{ ...form }, { ...form, _csrf: wrong }, { ...form, _csrf: `${token}x` }]) {
+        expect((await browser.request(path, { form: attempt })).status, path).toBe(403);
+      }
+      expect((await browser.request(path, { form: { ...form, _csrf: token }, headers: { origin: 'https://evil.example' } })).status).toBe(
+        403,
+      );
+    }
+    expect(await endpointRow(ids.epA1)).toEqual(before);
+    const [endpointsAfter] = await api.deps.sql<{ n: number }[]>`select count(*)::int as n from endpoints where app_id = ${ids.a}`;
+    expect(endpointsAfter).toEqual(endpointsBefore);
+  });
+
+  it('the console lists applications per tenant, shows one with its endpoints, and makes its portal link', async () => {
+    const browser = new Browser();
+    const { csrf } = await browser.signIn(api.adminKey);
+    const all = await browser.request('/ui/applications');
+    expect(all.status).toBe(200);
+    for (const name of ['Acme Corp', 'Globex', 'Initech']) expect(all.text).toContain(name);
+    const theirs = await browser.request(`/ui/applications?tenantId=${other.id}`);
+    expect(theirs.text).toContain('Initech');
+    expect(theirs.text).not.toContain('Acme Corp');
+    expect((await browser.request('/ui/applications?tenantId=not%20an%20id')).status).toBe(400);
+
+    const page = await browser.request(`/ui/apps/${ids.a}`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain(ids.epA1);
+    expect(page.text).toContain(ids.epA2);
+    expect(page.text).not.toContain(ids.epB);
+    expect(page.text).toContain(`/ui/messages?appId=${ids.a}`);
+    for (const path of [
+      '/ui/apps/app_unknown',
+      `/ui/apps/${ids.a}/endpoints/${ids.epB}`,
+      `/ui/apps/${ids.a}/endpoints/${ids.epC}/secret`,
+      `/ui/apps/${ids.b}/endpoints/${ids.epA1}/edit`,
+    ]) {
+      expect((await browser.request(path)).status, path).toBe(404);
+    }
+    expect((await browser.request(`/ui/apps/${ids.a}/endpoints/${ids.epB}/disable`, { form: { _csrf: csrf } })).status).toBe(404);
+    expect((await endpointRow(ids.epB))?.disabled).toBe(false);
+
+    const made = await browser.request(`/ui/apps/${ids.a}/portal-link`, { form: { _csrf: csrf, expiresIn: '1h' } });
+    const link = /id="portal-url">([^<]+)</.exec(made.text)?.[1] as string;
+    const token = /#token=(ptl_[A-Za-z0-9_-]+)$/.exec(link)?.[1];
+    const customer = new Browser();
+    expect((await customer.request('/portal/session', { json: { token } })).status).toBe(200);
+    const endpoints = await customer.request('/portal/endpoints');
+    expect(endpoints.text).toContain(ids.epA1);
+    expect(endpoints.text).not.toContain(ids.epB);
+  });
+
+  it('the console filters messages by application and endpoint, and retries every delivery of a message or one', async () => {
+    const browser = new Browser();
+    const { csrf } = await browser.signIn(api.adminKey);
+    const byApp = await browser.request(`/ui/messages?appId=${ids.a}`);
+    expect(byApp.text).toContain(ids.msgA);
+    expect(byApp.text).not.toContain(ids.msgB);
+    expect(byApp.text).toContain('Acme Corp');
+    const byEndpoint = await browser.request(`/ui/messages?endpointId=${ids.epB}`);
+    expect(byEndpoint.text).toContain(ids.msgB);
+    expect(byEndpoint.text).not.toContain(ids.msgA);
+    expect((await browser.request('/ui/messages?appId=not%20an%20id')).status).toBe(400);
+
+    const page = await browser.request(`/ui/messages/${ids.msgA}`);
+    expect(page.text).toContain('Retry every delivery');
+    expect(page.text).toContain(`/ui/apps/${ids.a}/endpoints/${ids.epA1}`);
+    expect(page.text).toContain(`/ui/apps/${ids.a}/endpoints/${ids.epA2}`);
+    const all = await browser.request(`/ui/messages/${ids.msgA}/retry`, { form: { _csrf: csrf } });
+    expect(all.status).toBe(303);
+    const after = await browser.request(`/ui/messages/${ids.msgA}`);
+    expect(after.text).toContain('Retry queued at 2 endpoints');
+    expect(after.text).toContain('awaiting=2');
+    const one = await browser.request(`/ui/messages/${ids.msgA}/retry`, { form: { _csrf: csrf, endpointId: ids.epA2 } });
+    expect(one.status).toBe(303);
+    expect((await browser.request(`/ui/messages/${ids.msgA}`)).text).toContain('Retry queued: the new attempt');
+    expect((await browser.request(`/ui/messages/${ids.msgA}/retry`, { form: { _csrf: csrf, endpointId: ids.epB } })).status).toBe(404);
+  });
+
+  it("the overview's failing application endpoint links to its messages", async () => {
+    const [endpoint] = await api.deps.sql<{ url: string }[]>`select url from endpoints where id = ${ids.epA2}`;
+    await api.deps.db.insert(attempts).values({
+      id: `atmpt_overview${Math.random().toString(36).slice(2, 10)}`,
+      messageId: ids.msgA,
+      endpointId: ids.epA2,
+      tenantId: api.tenantId,
+      url: endpoint?.url ?? '',
+      attempt: 1,
+      trigger: 'scheduled',
+      outcome: 'failed',
+      startedAt: clock.now(),
+      durationMs: 12,
+      responseStatus: 503,
+      responseBody: 'down',
+      errorKind: 'http_status',
+      errorMessage: 'the receiver answered 503',
+    });
+    const browser = new Browser();
+    await browser.signIn(api.adminKey);
+    const overview = await browser.request('/ui?range=1h');
+    expect(overview.text).toMatch(new RegExp(`href="/ui/messages\\?endpointId=${ids.epA2}&amp;since=[^"]+"`));
   });
 });

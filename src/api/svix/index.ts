@@ -13,6 +13,7 @@ import { authenticate } from '../../services/tenants.ts';
 import type { ApiEnv } from '../auth.ts';
 import { applicationRoutes } from './applications.ts';
 import { attemptRoutes } from './attempts.ts';
+import { authRoutes } from './auth.ts';
 import { endpointRoutes } from './endpoints.ts';
 import { handleSvixError, svixError, svixNotImplemented } from './errors.ts';
 import { eventTypeRoutes } from './event-types.ts';
@@ -65,8 +66,11 @@ const healthRoute = createRoute({
   responses: { 204: { description: 'healthy' }, 503: { description: '`service_unavailable`', ...json(HttpErrorSchema) } },
 });
 
-/** Mount at `/api/v1`, before Orbit's re-served `/api/v1` routes. */
-export function svixRoutes(deps: ServiceDeps, logger: Logger): OpenAPIHono<ApiEnv> {
+/**
+ * Mount at `/api/v1`, before Orbit's re-served `/api/v1` routes. `publicUrl` (ORBIT_PUBLIC_URL) is
+ * the origin of app portal links; without it, the address each request came to.
+ */
+export function svixRoutes(deps: ServiceDeps, logger: Logger, publicUrl?: string): OpenAPIHono<ApiEnv> {
   const app = new OpenAPIHono<ApiEnv>();
   app.use('*', requireKey(deps));
   const idempotent = idempotency(deps);
@@ -87,6 +91,7 @@ export function svixRoutes(deps: ServiceDeps, logger: Logger): OpenAPIHono<ApiEn
   app.route('/', messageRoutes(deps));
   app.route('/', attemptRoutes(deps));
   app.route('/', operationalEndpointRoutes(deps));
+  app.route('/', authRoutes(deps, publicUrl));
   for (const [method, path] of NOT_IMPLEMENTED) app.on(method, path, (c) => svixNotImplemented(c));
   // Any other Svix path (streams, connectors, integrations, …) falls through to the app's notFound,
   // which answers Svix's 404 for it (isSvixPath): routes mounted later under /api/v1 still answer.
