@@ -32,8 +32,8 @@ import { releaseWaiting } from './ordering.ts';
 import { ingestAppMessage, type IngestedAppMessage } from './event-ingest.ts';
 import { eventTypeSchemas, unknownEventTypes } from './event-types.ts';
 import { recover } from './recovery.ts';
-import { rotateSigningSecret } from './signing-rotation.ts';
-import { currentSigningSecret, insertSigningSecret } from './signing-secrets.ts';
+import { endpointSecret, rotateEndpointSigningSecret } from './signing-rotation.ts';
+import { insertSigningSecret } from './signing-secrets.ts';
 import {
   afterKey,
   findApplication,
@@ -371,9 +371,7 @@ export async function getEndpointSecret(
 ): Promise<{ key: string }> {
   const app = await findApplication(deps.db, tenantId, appKey);
   const endpoint = await findEndpoint(deps.db, app.id, key);
-  const secret = await currentSigningSecret(deps.db, deps.cipher, { tenantId, endpointId: endpoint.id });
-  if (secret === null) throw new OrbitError('not_found', 'the endpoint has no signing secret');
-  return { key: secret };
+  return endpointSecret(deps, { tenantId, endpointId: endpoint.id });
 }
 
 /**
@@ -389,15 +387,7 @@ export async function rotateEndpointSecret(
 ): Promise<void> {
   const app = await findApplication(deps.db, tenantId, appKey);
   const endpoint = await findEndpoint(deps.db, app.id, key);
-  if (input.key != null && parseSigningSecret(input.key) === null) fail([{ path: 'body.key', message: SIGNING_SECRET_RULE }]);
-  await rotateSigningSecret(
-    deps,
-    { tenantId, endpointId: endpoint.id },
-    {
-      ...(input.gracePeriodSeconds != null ? { gracePeriod: input.gracePeriodSeconds * 1000 } : {}),
-      ...(input.key != null ? { secret: input.key } : {}),
-    },
-  );
+  await rotateEndpointSigningSecret(deps, { tenantId, endpointId: endpoint.id }, input);
 }
 
 // ---- headers ----------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ import { customHeaderProblems, webhookUrlProblem } from '../domain/webhook.ts';
 import { newId } from '../lib/ids.ts';
 import type { ServiceDeps } from './deps.ts';
 import { DEPLOYMENT_ENDPOINT_UID, OPERATIONAL_EVENT_TYPES } from './operational.ts';
-import { rotateSigningSecret } from './signing-rotation.ts';
-import { currentSigningSecret, insertSigningSecret } from './signing-secrets.ts';
+import { endpointSecret, rotateEndpointSigningSecret } from './signing-rotation.ts';
+import { insertSigningSecret } from './signing-secrets.ts';
 import { afterKey, keyOrder, uidTaken, type EndpointRow } from './svix-scope.ts';
 
 /** Svix's `OperationalWebhookEndpointOut`. */
@@ -227,9 +227,7 @@ export async function getOperationalEndpointSecret(
   key: string,
 ): Promise<{ key: string }> {
   const endpoint = await find(deps, tenantId, key);
-  const secret = await currentSigningSecret(deps.db, deps.cipher, { tenantId, endpointId: endpoint.id });
-  if (secret === null) throw new OrbitError('not_found', 'the endpoint has no signing secret');
-  return { key: secret };
+  return endpointSecret(deps, { tenantId, endpointId: endpoint.id });
 }
 
 export async function rotateOperationalEndpointSecret(
@@ -239,17 +237,7 @@ export async function rotateOperationalEndpointSecret(
   input: { key?: string | null | undefined; gracePeriodSeconds?: number | null | undefined },
 ): Promise<void> {
   const endpoint = await find(deps, tenantId, key);
-  if (input.key != null && parseSigningSecret(input.key) === null) {
-    throw new OrbitError('validation_failed', 'the request is not valid', [{ path: 'body.key', message: SIGNING_SECRET_RULE }]);
-  }
-  await rotateSigningSecret(
-    deps,
-    { tenantId, endpointId: endpoint.id },
-    {
-      ...(input.gracePeriodSeconds != null ? { gracePeriod: input.gracePeriodSeconds * 1000 } : {}),
-      ...(input.key != null ? { secret: input.key } : {}),
-    },
-  );
+  await rotateEndpointSigningSecret(deps, { tenantId, endpointId: endpoint.id }, input);
 }
 
 export async function getOperationalEndpointHeaders(

@@ -8,7 +8,13 @@ import { endpoints, tenants } from '../db/schema.ts';
 import { notFound, OrbitError } from '../domain/errors.ts';
 import { generateSigningSecret, normaliseSigningSecret, parseSigningSecret, SIGNING_SECRET_RULE } from '../domain/signing.ts';
 import type { ServiceDeps } from './deps.ts';
-import { replaceSigningSecret, validSigningSecrets, type SecretOwner, type ValidSigningSecret } from './signing-secrets.ts';
+import {
+  currentSigningSecret,
+  replaceSigningSecret,
+  validSigningSecrets,
+  type SecretOwner,
+  type ValidSigningSecret,
+} from './signing-secrets.ts';
 
 export const DEFAULT_GRACE_MS = 24 * 3_600_000;
 export const MAX_GRACE_MS = 7 * 86_400_000;
@@ -63,5 +69,27 @@ export async function rotateSigningSecret(
     const hadPrevious = await replaceSigningSecret(deps, tx, owner, secret, now, expiresAt);
     const secrets = await validSigningSecrets(tx, deps.cipher, owner, now);
     return { signingSecret: secret, previousSecretExpiresAt: hadPrevious ? expiresAt.toISOString() : null, secrets };
+  });
+}
+
+/** An endpoint's current secret, as the Svix API reads it (`{ key }`). */
+export async function endpointSecret(deps: Pick<ServiceDeps, 'db' | 'cipher'>, owner: SecretOwner): Promise<{ key: string }> {
+  const secret = await currentSigningSecret(deps.db, deps.cipher, owner);
+  if (secret === null) throw new OrbitError('not_found', 'the endpoint has no signing secret');
+  return { key: secret };
+}
+
+/** An endpoint's rotation as the Svix API asks for it: `key` (the new secret) and `gracePeriodSeconds`. */
+export async function rotateEndpointSigningSecret(
+  deps: Pick<ServiceDeps, 'db' | 'clock' | 'cipher'>,
+  owner: SecretOwner,
+  input: { key?: string | null | undefined; gracePeriodSeconds?: number | null | undefined },
+): Promise<void> {
+  if (input.key != null && parseSigningSecret(input.key) === null) {
+    throw new OrbitError('validation_failed', 'the request is not valid', [{ path: 'body.key', message: SIGNING_SECRET_RULE }]);
+  }
+  await rotateSigningSecret(deps, owner, {
+    ...(input.gracePeriodSeconds != null ? { gracePeriod: input.gracePeriodSeconds * 1000 } : {}),
+    ...(input.key != null ? { secret: input.key } : {}),
   });
 }
