@@ -9,6 +9,7 @@ import {
   listEndpointMessages,
   listMessageEndpoints,
   resendAppMessage,
+  type AttemptListFilter,
 } from '../../services/app-messages.ts';
 import type { ServiceDeps } from '../../services/deps.ts';
 import type { ApiEnv } from '../auth.ts';
@@ -50,6 +51,25 @@ const attemptFilters = {
   expanded_statuses: BooleanQuery,
   event_types: EventTypesQuery,
 };
+
+/** The list filters of both attempt lists, from their query. */
+function filterOf(query: {
+  status?: number | undefined;
+  status_code_class?: number | undefined;
+  channel?: string | undefined;
+  event_types?: string[] | undefined;
+  before?: Date | undefined;
+  after?: Date | undefined;
+}): AttemptListFilter {
+  return {
+    status: query.status,
+    statusCodeClass: query.status_code_class === undefined ? undefined : (statusCodeClass(query.status_code_class) ?? undefined),
+    channel: query.channel,
+    eventTypes: query.event_types,
+    before: query.before,
+    after: query.after,
+  };
+}
 
 const AttemptList = listOf(MessageAttemptOutSchema, 'ListResponseMessageAttemptOut');
 
@@ -172,15 +192,7 @@ export function attemptRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
       app_id,
       msg_id,
       page,
-      {
-        status: query.status,
-        statusCodeClass: query.status_code_class === undefined ? undefined : (statusCodeClass(query.status_code_class) ?? undefined),
-        channel: query.channel,
-        eventTypes: query.event_types,
-        before: query.before,
-        after: query.after,
-        endpointKey: query.endpoint_id,
-      },
+      { ...filterOf(query), endpointKey: query.endpoint_id },
       query.with_content !== false,
     );
     return c.json(query.tag === undefined ? list : EMPTY, 200);
@@ -190,22 +202,10 @@ export function attemptRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
     const { app_id, endpoint_id } = c.req.valid('param');
     const query = c.req.valid('query');
     const page = pageOf(query, false, { forwardFromStart: query.after !== undefined && query.before === undefined });
-    const list = await listAttemptsByEndpoint(
-      deps,
-      c.get('principal').tenantId,
-      app_id,
-      endpoint_id,
-      page,
-      {
-        status: query.status,
-        statusCodeClass: query.status_code_class === undefined ? undefined : (statusCodeClass(query.status_code_class) ?? undefined),
-        channel: query.channel,
-        eventTypes: query.event_types,
-        before: query.before,
-        after: query.after,
-      },
-      { withContent: query.with_content !== false, withMsg: query.with_msg === true },
-    );
+    const list = await listAttemptsByEndpoint(deps, c.get('principal').tenantId, app_id, endpoint_id, page, filterOf(query), {
+      withContent: query.with_content !== false,
+      withMsg: query.with_msg === true,
+    });
     return c.json(query.tag === undefined ? list : EMPTY, 200);
   });
 
