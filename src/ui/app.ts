@@ -6,24 +6,12 @@
 import { Hono, type Context } from 'hono';
 import { OrbitError } from '../domain/errors.ts';
 import { IMMUTABLE_CACHE } from '../lib/vendored.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { ServiceDeps } from '../services/deps.ts';
 import { findAsset } from './assets.ts';
 import { consoleRoutes } from './console-routes.ts';
 import { page } from './layout.ts';
 import { errorBody } from './login-pages.ts';
 import { portalRoutes } from './portal-routes.ts';
-import { isHtmx, securityHeaders, type UiEnv } from './security.ts';
-
-export interface UiDeps {
-  services: ServiceDeps;
-  logger: Logger;
-  /**
-   * Where users reach Orbit (ORBIT_PUBLIC_URL): the origin of portal links, and an origin the
-   * console accepts forms from behind a proxy. Without it, the address each request came to.
-   */
-  publicUrl?: string | undefined;
-}
+import { isHtmx, securityHeaders, type UiDeps, type UiEnv } from './security.ts';
 
 /** An error page of the area the path belongs to, with the status it stands for. */
 function errorPage(c: Context, status: 400 | 404 | 500, text: string): Response {

@@ -29,7 +29,6 @@ import {
   type RecoverForm,
 } from './admin-pages.ts';
 import { applicationBody, applicationsBody, appPortalLinkBody } from './app-pages.ts';
-import type { UiDeps } from './app.ts';
 import type { EndpointContext } from './endpoint-pages.ts';
 import { endpointRoutes } from './endpoint-routes.ts';
 import { duration, query, type Html } from './html.ts';
@@ -65,6 +64,7 @@ import {
   setSessionCookie,
   takeFlash,
   type UiEnv,
+  type UiDeps,
 } from './security.ts';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;

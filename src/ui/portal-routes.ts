@@ -15,7 +15,6 @@ import { listEndpoints } from '../services/endpoints.ts';
 import { tenantNames } from '../services/tenant-names.ts';
 import { redeemPortalLink } from '../services/portal.ts';
 import { csrfMatches, endSession, readSession, type PortalSession } from '../services/ui-sessions.ts';
-import type { UiDeps } from './app.ts';
 import { endpointsBody, type EndpointContext } from './endpoint-pages.ts';
 import { endpointRoutes } from './endpoint-routes.ts';
 import { query, type Html } from './html.ts';
@@ -46,6 +45,7 @@ import {
   setSessionCookie,
   takeFlash,
   type UiEnv,
+  type UiDeps,
 } from './security.ts';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;

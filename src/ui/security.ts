@@ -6,8 +6,21 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import type { Logger } from '../lib/logger.ts';
+import type { ServiceDeps } from '../services/deps.ts';
 import type { ConsoleSession, PortalSession } from '../services/ui-sessions.ts';
 import type { Flash } from './layout.ts';
+
+/** What the console and portal routes are made with. */
+export interface UiDeps {
+  services: ServiceDeps;
+  logger: Logger;
+  /**
+   * Where users reach Orbit (ORBIT_PUBLIC_URL): the origin of portal links, and an origin the
+   * console accepts forms from behind a proxy. Without it, the address each request came to.
+   */
+  publicUrl?: string | undefined;
+}
 
 export type UiEnv = {
   Variables: {
