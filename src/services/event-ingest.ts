@@ -234,6 +234,10 @@ interface AppEndpoint {
 // Locked in id order, so two batches sharing runs never deadlock.
 const LOCK_RUNS = `select * from runs where id = any($1::text[]) order by id for update`;
 
+// Key-share locks: a message and its application's deletion (which locks the row for update)
+// serialise, so a message is never stored for an application that is gone.
+const LOCK_APPS = `select id from applications where id = any($1::text[]) order by id for key share`;
+
 const APP_ENDPOINTS = `select id, app_id, url, filter_types, channels, disabled, ordered from endpoints
   where app_id = any($1::text[]) and kind = 'app' and deleted_at is null order by id`;
 
@@ -302,10 +306,14 @@ async function applyBatch(
 ): Promise<{ outcomes: Outcome[]; jobs: PlannedDelivery[] }> {
   const runIds = [...new Set(batch.flatMap((request) => (request.kind === 'run-event' ? [request.runId] : [])))];
   const appIds = [...new Set(batch.flatMap((request) => (request.kind === 'app-message' ? [request.appId] : [])))];
-  const [locked, appEndpoints] = await Promise.all([
+  // The application locks go before the endpoints' read (statements run in order), so that read
+  // sees what a deletion we waited for left.
+  const [locked, liveApps, appEndpoints] = await Promise.all([
     runIds.length > 0 ? tx.unsafe<RawRun[]>(LOCK_RUNS, [runIds], { prepare: true }) : Promise.resolve([] as RawRun[]),
+    appIds.length > 0 ? tx.unsafe<{ id: string }[]>(LOCK_APPS, [appIds], { prepare: true }) : Promise.resolve([]),
     appIds.length > 0 ? tx.unsafe<AppEndpoint[]>(APP_ENDPOINTS, [appIds], { prepare: true }) : Promise.resolve([] as AppEndpoint[]),
   ]);
+  const appExists = new Set(liveApps.map((app) => app.id));
   const current = new Map(locked.map((raw) => [raw.id, toRunRow(raw)]));
   const endpointsOf = new Map<string, AppEndpoint[]>();
   for (const endpoint of appEndpoints) endpointsOf.set(endpoint.app_id, [...(endpointsOf.get(endpoint.app_id) ?? []), endpoint]);
@@ -343,6 +351,10 @@ async function applyBatch(
   // In arrival order: several events of one run in one batch apply one after the other.
   for (const request of batch) {
     if (request.kind === 'app-message') {
+      if (!appExists.has(request.appId)) {
+        outcomes.push({ error: notFound('application') });
+        continue;
+      }
       const { message } = request;
       const id = newId('msg', now.getTime());
       const { onlyEndpointId: _only, ...content } = message;

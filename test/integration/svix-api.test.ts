@@ -470,6 +470,33 @@ describe('messages', () => {
     expect(created.body).toMatchObject({ payload: { x: 'y' }, eventId: null, channels: null });
   });
 
+  it('regression: a message sent while its application is being deleted waits for the delete, answers 404 and leaves nothing', async () => {
+    const doomed = await svix.application.create({ name: 'Doomed', uid: unique('doomed') });
+    await svix.endpoint.create(doomed.id, { url: RECEIVER });
+    const sql = s.h.deps.sql;
+    const deleting = await sql.reserve();
+    try {
+      await deleting`begin`;
+      await deleting`select 1 from applications where id = ${doomed.id} for update`;
+      const sending = refused(svix.message.create(doomed.id, { eventType: 'user.created', payload: { late: true } }));
+      await expect
+        .poll(
+          async () => (await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock'`)[0]?.n,
+        )
+        .toBeGreaterThan(0);
+      await deleting`delete from endpoints where app_id = ${doomed.id}`;
+      await deleting`delete from applications where id = ${doomed.id}`;
+      await deleting`commit`;
+      expect(await sending).toEqual({ code: 404, body: { code: 'not_found', detail: expect.any(String) } });
+    } finally {
+      deleting.release();
+    }
+    const [left] = await sql<{ messages: number; deliveries: number }[]>`
+      select (select count(*)::int from messages where app_id = ${doomed.id}) as messages,
+             (select count(*)::int from deliveries d join endpoints e on e.id = d.endpoint_id where e.app_id = ${doomed.id}) as deliveries`;
+    expect(left).toEqual({ messages: 0, deliveries: 0 });
+  });
+
   it('a duplicate eventId in the application is a 409; in another application it is fine', async () => {
     const eventId = unique('once');
     await svix.message.create(appId, { eventType: 'user.created', eventId, payload: {} });
