@@ -199,37 +199,47 @@ export function tenantBody(input: {
 
     <h2>Portal link</h2>
     <p>A link to a portal showing only this tenant's messages, for its customers. It opens once, within 15 minutes.</p>
-    <form class="panel filters" method="post" action="/ui/tenants/${tenant.id}/portal-link" aria-label="Create a portal link">
-      ${csrfField(csrf)}
-      ${selectField({
-        name: 'expiresIn',
-        label: 'Session length once opened',
-        value: '8h',
-        options: [
-          ['1h', '1 hour'],
-          ['8h', '8 hours'],
-          ['24h', '24 hours'],
-          ['7d', '7 days'],
-        ],
-      })}
-      <div class="field check">
-        <input type="checkbox" id="f-readOnly" name="readOnly" value="1" /><label for="f-readOnly">Read-only (no Retry)</label>
-      </div>
-      <div class="field submit"><button type="submit">Create portal link</button></div>
-    </form>`;
+    ${portalLinkForm(`/ui/tenants/${tenant.id}/portal-link`, csrf, 'Read-only (no Retry)')}`;
 }
 
 export function secretsBody(tenant: TenantView, secrets: ValidSigningSecret[]): Html {
   return html`<p><a href="/ui/tenants/${tenant.id}">← Tenant ${tenant.name}</a></p>
     <h1>Signing secrets of ${tenant.name}</h1>
     <p>Receivers verify deliveries with these. During a rotation's grace period every delivery carries one signature per secret.</p>
-    ${secrets.map(
-      (secret, index) =>
-        html`<div class="panel">
-          ${shownOnce(`secret-${index}`, secret.expiresAt === null ? 'Current secret' : 'Previous secret', secret.signingSecret)}
-          <p class="muted">Created ${utc(secret.createdAt)}${secret.expiresAt === null ? '' : `; signs until ${utc(secret.expiresAt)}`}</p>
-        </div>`,
-    )}`;
+    ${secretPanels(secrets)}`;
+}
+
+/** Every valid signing secret, the current one first, each with when it stops signing. */
+export function secretPanels(secrets: readonly ValidSigningSecret[]): Html {
+  return html`${secrets.map(
+    (secret, index) =>
+      html`<div class="panel">
+        ${shownOnce(`secret-${index}`, secret.expiresAt === null ? 'Current secret' : 'Previous secret', secret.signingSecret)}
+        <p class="muted">Created ${utc(secret.createdAt)}${secret.expiresAt === null ? '' : `; signs until ${utc(secret.expiresAt)}`}</p>
+      </div>`,
+  )}`;
+}
+
+/** The form that makes a portal link (a tenant's or an application's), posting to `action`. */
+export function portalLinkForm(action: string, csrf: string, readOnlyLabel: string): Html {
+  return html`<form class="panel filters" method="post" action="${action}" aria-label="Create a portal link">
+    ${csrfField(csrf)}
+    ${selectField({
+      name: 'expiresIn',
+      label: 'Session length once opened',
+      value: '8h',
+      options: [
+        ['1h', '1 hour'],
+        ['8h', '8 hours'],
+        ['24h', '24 hours'],
+        ['7d', '7 days'],
+      ],
+    })}
+    <div class="field check">
+      <input type="checkbox" id="f-readOnly" name="readOnly" value="1" /><label for="f-readOnly">${readOnlyLabel}</label>
+    </div>
+    <div class="field submit"><button type="submit">Create portal link</button></div>
+  </form>`;
 }
 
 export const GRACE_CHOICES: ReadonlyArray<readonly [string, string, number]> = [

@@ -2,10 +2,10 @@
 import type { ApplicationsPage, ApplicationSummary } from '../services/app-directory.ts';
 import type { EndpointView } from '../services/endpoints.ts';
 import type { PortalAccess } from '../services/portal.ts';
-import { shownOnce } from './admin-pages.ts';
+import { portalLinkForm, shownOnce } from './admin-pages.ts';
 import { endpointsTable, type EndpointContext } from './endpoint-pages.ts';
 import { count, duration, html, query, time, utc, when, type Html } from './html.ts';
-import { csrfField, selectField, table, textField } from './layout.ts';
+import { table, textField } from './layout.ts';
 
 export function applicationsBody(
   page: ApplicationsPage,
@@ -96,24 +96,7 @@ export function applicationBody(
       A link to a portal showing only this application's messages and endpoints, for its owner. It opens once, within 15 minutes. (The API
       makes the same link: <code>POST /api/v1/auth/app-portal-access/${app.uid ?? app.id}</code>.)
     </p>
-    <form class="panel filters" method="post" action="/ui/apps/${app.id}/portal-link" aria-label="Create a portal link">
-      ${csrfField(ctx.csrf)}
-      ${selectField({
-        name: 'expiresIn',
-        label: 'Session length once opened',
-        value: '8h',
-        options: [
-          ['1h', '1 hour'],
-          ['8h', '8 hours'],
-          ['24h', '24 hours'],
-          ['7d', '7 days'],
-        ],
-      })}
-      <div class="field check">
-        <input type="checkbox" id="f-readOnly" name="readOnly" value="1" /><label for="f-readOnly">Read-only (no action, no secret)</label>
-      </div>
-      <div class="field submit"><button type="submit">Create portal link</button></div>
-    </form>`;
+    ${portalLinkForm(`/ui/apps/${app.id}/portal-link`, ctx.csrf, 'Read-only (no action, no secret)')}`;
 }
 
 export function appPortalLinkBody(app: ApplicationSummary, access: PortalAccess): Html {

@@ -10,7 +10,7 @@ import { CHANNEL, CHANNEL_MAX, CHANNEL_RULE, MAX_CHANNELS, PING_EVENT_TYPE } fro
 import type { ServiceDeps } from '../services/deps.ts';
 import type { EndpointStatsView, EndpointView } from '../services/endpoints.ts';
 import type { ValidSigningSecret } from '../services/signing-secrets.ts';
-import { GRACE_CHOICES, shownOnce } from './admin-pages.ts';
+import { GRACE_CHOICES, secretPanels, shownOnce } from './admin-pages.ts';
 import { count, html, nothing, query, time, utc, when, type Html } from './html.ts';
 import { csrfField, selectField, table, textField } from './layout.ts';
 
@@ -292,13 +292,7 @@ export function endpointSecretsBody(ctx: EndpointContext, endpoint: EndpointView
       Messages to <span class="mono">${endpoint.url}</span> are signed with this secret. During a rotation's grace period they carry one
       signature per valid secret.
     </p>
-    ${secrets.map(
-      (secret, index) =>
-        html`<div class="panel">
-          ${shownOnce(`secret-${index}`, secret.expiresAt === null ? 'Current secret' : 'Previous secret', secret.signingSecret)}
-          <p class="muted">Created ${utc(secret.createdAt)}${secret.expiresAt === null ? '' : `; signs until ${utc(secret.expiresAt)}`}</p>
-        </div>`,
-    )}`;
+    ${secretPanels(secrets)}`;
 }
 
 export function endpointRotateBody(ctx: EndpointContext, endpoint: EndpointView): Html {
