@@ -196,10 +196,13 @@ const endpointFields = {
     .openapi({ description: 'its own retry schedule, as ORBIT_RETRY_SCHEDULE takes it (`1s,10s,1m`); null for the deployment’s' }),
 };
 
+/** A new endpoint's own signing secret, application or operational. */
+const SecretIn = z.string().max(256).nullish().openapi({ description: 'whsec_ + base64 of 24 to 64 bytes; generated when absent' });
+
 export const EndpointInSchema = z
   .object({
     ...endpointFields,
-    secret: z.string().max(256).nullish().openapi({ description: 'whsec_ + base64 of 24 to 64 bytes; generated when absent' }),
+    secret: SecretIn,
     headers: Headers.nullish(),
   })
   .openapi('EndpointIn');
@@ -247,7 +250,7 @@ const operationalEndpointFields = {
 export const OperationalEndpointInSchema = z
   .object({
     ...operationalEndpointFields,
-    secret: z.string().max(256).nullish().openapi({ description: 'whsec_ + base64 of 24 to 64 bytes; generated when absent' }),
+    secret: SecretIn,
     headers: Headers.nullish(),
   })
   .openapi('OperationalWebhookEndpointIn');
