@@ -18,7 +18,8 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-import { startOrbit, type OrbitProcess } from '../scripts/lib/orbit-process.ts';
+import type { OrbitProcess } from '../scripts/lib/orbit-process.ts';
+import { createBenchDatabase, deploymentEnv, postAsAdmin, startRole } from './lib/deployment.ts';
 
 const ADMIN_KEY = 'gx_bench_scale_out_admin_key_0123456789';
 
@@ -110,11 +111,6 @@ async function startReceiver(origins: number): Promise<Receiver> {
 
 type Orbit = OrbitProcess;
 
-function orbit(role: 'api' | 'worker', env: Record<string, string>): Orbit {
-  // Only the start of stdout is kept; the rest is read and dropped (a full pipe would block Orbit).
-  return startOrbit({ args: [role], env: { HOST: '127.0.0.1', PORT: '0', ...env }, stderr: 'inherit', captureLimit: 65_536 });
-}
-
 async function waitFor(run: Orbit, pattern: RegExp): Promise<string> {
   const match = await run.waitFor(pattern, 120_000);
   return match[1] ?? match[0];
@@ -129,15 +125,8 @@ async function stop(runs: readonly Orbit[]): Promise<void> {
   if (codes.some((code) => code !== 0)) console.warn(`  (an Orbit process exited with ${codes.join(', ')})`);
 }
 
-async function call(base: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const answer = (await response.json()) as Record<string, unknown>;
-  if (response.status >= 300) throw new Error(`${path} answered ${response.status}: ${JSON.stringify(answer)}`);
-  return answer;
+function call(base: string, path: string, body: unknown): Promise<Record<string, unknown>> {
+  return postAsAdmin(base, ADMIN_KEY, path, body);
 }
 
 /** Runs `task` over 0..count-1 with at most `parallel` at a time. */
@@ -162,19 +151,10 @@ interface Result {
 
 async function scenario(serverUrl: string, workerCount: number, messages: number, receiver: Receiver, logLevel: string): Promise<Result> {
   const name = `orbit_scale_${workerCount}_${Date.now()}`;
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const databaseUrl = serverUrl.replace(/\/postgres$/, `/${name}`);
-  const env = {
-    DATABASE_URL: databaseUrl,
-    LOG_LEVEL: logLevel,
-    ORBIT_ADMIN_KEY: ADMIN_KEY,
-    ORBIT_ALLOW_HTTP: 'true',
-    ORBIT_ALLOW_PRIVATE_NETWORKS: '127.0.0.0/8',
-  };
+  const databaseUrl = await createBenchDatabase(serverUrl, name);
+  const env = deploymentEnv(databaseUrl, ADMIN_KEY, logLevel);
 
-  const api = orbit('api', env);
+  const api = startRole('api', env);
   const apiUrl = await waitFor(api, /listening on (http:\/\/\S+)/);
   const runs = Math.ceil(messages / 4);
   const total = runs * 4;
@@ -194,7 +174,7 @@ async function scenario(serverUrl: string, workerCount: number, messages: number
   );
 
   await receiver.reset();
-  const workers = Array.from({ length: workerCount }, () => orbit('worker', env));
+  const workers = Array.from({ length: workerCount }, () => startRole('worker', env));
   await Promise.all(workers.map((worker) => waitFor(worker, /delivery worker running/)));
   let stats = await receiver.stats();
   const deadline = Date.now() + 30 * 60_000;

@@ -17,7 +17,7 @@ import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { startOrbit, type OrbitProcess } from '../scripts/lib/orbit-process.ts';
+import { createBenchDatabase, deploymentEnv, postAsAdmin, startRole } from './lib/deployment.ts';
 import { freePort, startEmbeddedPostgres } from '../src/db/embedded.ts';
 
 const ADMIN_KEY = 'gx_bench_throttle_admin_key_0123456789';
@@ -65,19 +65,8 @@ async function startReceiver(): Promise<Receiver> {
   return receiver;
 }
 
-function orbit(role: 'api' | 'worker', env: Record<string, string>): OrbitProcess {
-  return startOrbit({ args: [role], env: { HOST: '127.0.0.1', PORT: '0', ...env }, stderr: 'inherit', captureLimit: 65_536 });
-}
-
-async function call(base: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const answer = (await response.json()) as Record<string, unknown>;
-  if (response.status >= 300) throw new Error(`${path} answered ${response.status}: ${JSON.stringify(answer)}`);
-  return answer;
+function call(base: string, path: string, body: unknown): Promise<Record<string, unknown>> {
+  return postAsAdmin(base, ADMIN_KEY, path, body);
 }
 
 /** The most arrivals in any window of `ms` that starts at an arrival. */
@@ -111,20 +100,11 @@ interface Result {
 
 async function scenario(serverUrl: string, workerCount: number): Promise<Result> {
   const name = `orbit_throttle_${workerCount}_${Date.now()}`;
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const databaseUrl = serverUrl.replace(/\/postgres$/, `/${name}`);
-  const env = {
-    DATABASE_URL: databaseUrl,
-    LOG_LEVEL: LOG_LEVEL,
-    ORBIT_ADMIN_KEY: ADMIN_KEY,
-    ORBIT_ALLOW_HTTP: 'true',
-    ORBIT_ALLOW_PRIVATE_NETWORKS: '127.0.0.0/8',
-  };
+  const databaseUrl = await createBenchDatabase(serverUrl, name);
+  const env = deploymentEnv(databaseUrl, ADMIN_KEY, LOG_LEVEL);
   const receiver = await startReceiver();
-  const api = orbit('api', env);
-  const workers = Array.from({ length: workerCount }, () => orbit('worker', env));
+  const api = startRole('api', env);
+  const workers = Array.from({ length: workerCount }, () => startRole('worker', env));
   try {
     const base = (await api.waitFor(/listening on (http:\/\/\S+)/, 120_000))[1] as string;
     const metricsUrls = await Promise.all(
