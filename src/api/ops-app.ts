@@ -5,7 +5,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from '../lib/logger.ts';
 import type { ServiceDeps } from '../services/deps.ts';
-import { observeRequests } from './app.ts';
+import { observeRequests } from './request-log.ts';
 import type { ApiEnv } from './auth.ts';
 import { errorResponse, handleError } from './errors.ts';
 import { healthRoutes } from './routes/health.ts';

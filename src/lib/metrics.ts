@@ -1,5 +1,5 @@
 /**
- * Orbit's Prometheus metrics: one registry per process (create it once in main.ts and hand it to
+ * Orbit's Prometheus metrics: one registry per process (create it once in cli.ts and hand it to
  * the API and the worker, so `orbit serve` exposes both on one /metrics).
  *
  * Label values are bounded by construction: routes are route patterns, methods and outcomes come

@@ -7,7 +7,7 @@
  * - A child that exits unexpectedly is restarted, after a back-off when it keeps crashing, and the
  *   crash is logged in one line. A child that fails before it ever became ready fails the start.
  * - Stopping sends SIGTERM to every child; each drains its in-flight attempts and exits 0. Only
- *   then does the supervisor stop the database (main.ts stops what it started newest first).
+ *   then does the supervisor stop the database (cli.ts stops what it started newest first).
  * - Children exit when the supervisor dies: node:cluster ends a child whose IPC channel closes.
  */
 import cluster, { type Worker } from 'node:cluster';

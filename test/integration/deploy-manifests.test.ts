@@ -187,10 +187,10 @@ describe('deploy/kubernetes', () => {
     expect(rewrites.map((entry) => entry.name)).toEqual([image.split(':')[0]]);
   });
 
-  it('runs `node src/main.ts <role>` with a role main.ts knows, matching each workload', () => {
-    const mainText = readFileSync(join(ROOT, 'src/main.ts'), 'utf8');
-    const known = /const COMMANDS[^=]*=\s*\[([^\]]*)\]/.exec(mainText);
-    if (!known) throw new Error('src/main.ts: COMMANDS not found');
+  it('runs `node src/main.ts <role>` with a role the CLI (src/cli.ts) knows, matching each workload', () => {
+    const cliText = readFileSync(join(ROOT, 'src/cli.ts'), 'utf8');
+    const known = /const COMMANDS[^=]*=\s*\[([^\]]*)\]/.exec(cliText);
+    if (!known) throw new Error('src/cli.ts: COMMANDS not found');
     for (const role of ROLES) expect(known[1]).toContain(`'${role}'`);
 
     const roles = new Map<string, string>();
@@ -209,10 +209,10 @@ describe('deploy/kubernetes', () => {
     expect(Object.fromEntries(roles)).toEqual({ 'orbit-api': 'api', 'orbit-worker': 'worker', 'orbit-migrate': 'migrate' });
   });
 
-  it('runs the worker ops server from main.ts, so worker probes have something to reach', () => {
-    const mainText = readFileSync(join(ROOT, 'src/main.ts'), 'utf8');
-    expect(mainText).toMatch(/import \{ createOpsApp \} from '\.\/api\/ops-app\.ts'/);
-    expect(mainText).toContain('createOpsApp(');
+  it('runs the worker ops server from the CLI, so worker probes have something to reach', () => {
+    const cliText = readFileSync(join(ROOT, 'src/cli.ts'), 'utf8');
+    expect(cliText).toMatch(/const \{ createOpsApp \} = await import\('\.\/api\/ops-app\.ts'\)/);
+    expect(cliText).toContain('createOpsApp(');
   });
 
   for (const [role, appFile] of Object.entries(HTTP_APPS)) {
