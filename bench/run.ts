@@ -21,7 +21,8 @@
  *               in the shape recordEvent writes, jobs by the queue's own `enqueueDeliveries`),
  *               then one `orbit worker`: deliveries/s and the worker's peak RSS
  *   origin      one receiver origin: 30,000 messages queued, drained by 1, 2 and 4 `orbit worker`
- *               processes sharing its cap: deliveries/s for each
+ *               processes sharing its cap: deliveries/s for each; then again with each worker held
+ *               to a quarter core by a cgroup quota (root only), where the workers are the limit
  * Every phase reports CPU time per delivery for each process (the API and worker processes of
  * `orbit serve`, PostgreSQL, the receiver), and the summary leads with Orbit / the relay ceiling.
  * Prints the results and, for a run of every phase, writes bench/RESULTS.md.
@@ -47,6 +48,7 @@ import type { EventType } from '../src/domain/run.ts';
 import { newId } from '../src/lib/ids.ts';
 import { enqueueDeliveries, type PlannedDelivery } from '../src/queue/delivery-queue.ts';
 import { startOrbit as startOrbitProcess } from '../scripts/lib/orbit-process.ts';
+import { openCpuQuota, type CpuQuota } from './lib/cpu-quota.ts';
 import { formatProfileSummary, summarizeProfile } from './profile-summary.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -92,6 +94,9 @@ const CURVE_SECONDS = envNumber('BENCH_CURVE_SECONDS', 5);
 // One origin, 1/2/4 worker processes: messages queued for each run.
 const ORIGIN_WORKERS = [1, 2, 4];
 const ORIGIN_MESSAGES = envNumber('BENCH_ORIGIN_MESSAGES', 30_000);
+// The origin phase's second series: each worker held to this much of one core (a cgroup quota), so
+// that the workers, not the two shared cores, are what limits the origin's throughput.
+const ORIGIN_WORKER_CPU = envNumber('BENCH_ORIGIN_WORKER_CPU', 0.25);
 
 const PHASES = ['relay', 'throughput', 'ordered', 'latency', 'curve', 'fanout', 'drain', 'origin'] as const;
 type Phase = (typeof PHASES)[number];
@@ -753,8 +758,12 @@ interface Results {
   ordered?: Results['throughput'];
   latency?: LatencyResult;
   curve?: LatencyResult[];
+  /** Why the origin phase ran no CPU-quota series, when it did not. */
+  originQuotaUnavailable?: string;
   origin?: {
     workers: number;
+    /** Each worker's CPU quota (cores), or null when unlimited. */
+    cpuPerWorker: number | null;
     messages: number;
     delivered: number;
     seconds: number;
@@ -1384,48 +1393,72 @@ async function drainPhase(context: DrainContext): Promise<void> {
  * (ORBIT_MAX_CONNECTIONS_PER_ORIGIN, the deployment's).
  */
 async function originPhase(context: DrainContext): Promise<void> {
-  const { orbitEnv, receiver, db } = context;
   say('origin: starting orbit api (no worker)');
-  const api = await startOrbit('api', orbitEnv);
+  const api = await startOrbit('api', context.orbitEnv);
   results.origin = [];
   try {
-    for (const count of ORIGIN_WORKERS) {
-      await fillBacklog(db, [receiver.url], ORIGIN_MESSAGES);
-      const [pending] = await db.orbit<{ n: number }[]>`select count(*)::int as n from deliveries where status = 'pending'`;
-      const target = pending?.n ?? ORIGIN_MESSAGES;
-      await receiver.request({ cmd: 'reset' });
-      say(`origin: ${fmt(target)} messages for one origin; starting ${count} orbit worker process${count === 1 ? '' : 'es'}`);
-      const workers = await Promise.all(
-        Array.from({ length: count }, () => startOrbit('worker', { ...orbitEnv, DATABASE_URL: db.superUrl, PORT: '0' })),
-      );
-      const meter = cpuMeter([
-        { label: 'orbit worker processes', pids: () => workers.map((worker) => worker.pid) },
-        { label: 'postgres (all processes)', pids: () => postgresUnder(api.pid) },
-        { label: 'receiver', pids: () => [receiver.proc.pid as number] },
-      ]);
-      meter.start();
-      const startedAt = Math.max(...workers.map((worker) => worker.readyAt));
-      const stats = await receiver.request<ReceiverStats>({ cmd: 'wait', unique: target, timeoutMs: 120_000 });
-      meter.stop();
-      const seconds = (stats.lastAt - startedAt) / 1000;
-      results.origin.push({
-        workers: count,
-        messages: target,
-        delivered: stats.unique,
-        seconds: round(seconds, 2),
-        deliveriesPerSecond: round(stats.unique / seconds),
-        cpuMicros: meter.microsPer(stats.unique),
-      });
-      say(
-        `origin: ${count} worker${count === 1 ? '' : 's'}: ${fmt(stats.unique)} in ${seconds.toFixed(1)} s → ${fmt(stats.unique / seconds)}/s`,
-      );
-      await Promise.all(workers.map((worker) => worker.stop()));
-      // Anything still pending (a capped run) must not count in the next run's backlog.
-      await db.orbit`update deliveries set status = 'failed', failure_reason = 'bench: left over' where status = 'pending'`;
+    for (const count of ORIGIN_WORKERS) await originRun(context, api, count, null);
+    // Each worker in a cgroup of its own with a quota: what more workers give when they are the limit.
+    const probe = openCpuQuota('orbit-bench-probe', ORIGIN_WORKER_CPU);
+    if (typeof probe === 'string') {
+      results.originQuotaUnavailable = probe;
+      say(`origin: no CPU-quota series: ${probe}`);
+    } else {
+      probe.remove();
+      for (const count of ORIGIN_WORKERS) await originRun(context, api, count, ORIGIN_WORKER_CPU);
     }
   } finally {
     await api.stop();
   }
+}
+
+async function originRun(context: DrainContext, api: Orbit, count: number, cpuPerWorker: number | null): Promise<void> {
+  const { orbitEnv, receiver, db } = context;
+  await fillBacklog(db, [receiver.url], ORIGIN_MESSAGES);
+  const [pending] = await db.orbit<{ n: number }[]>`select count(*)::int as n from deliveries where status = 'pending'`;
+  const target = pending?.n ?? ORIGIN_MESSAGES;
+  await receiver.request({ cmd: 'reset' });
+  const limited = cpuPerWorker === null ? '' : `, ${cpuPerWorker} of a core each`;
+  say(`origin: ${fmt(target)} messages for one origin; starting ${count} orbit worker process${count === 1 ? '' : 'es'}${limited}`);
+  const quotas: CpuQuota[] = [];
+  const workers = await Promise.all(
+    Array.from({ length: count }, async (_, index) => {
+      const worker = await startOrbit('worker', { ...orbitEnv, DATABASE_URL: db.superUrl, PORT: '0' });
+      if (cpuPerWorker !== null) {
+        const quota = openCpuQuota(`orbit-bench-worker-${index}`, cpuPerWorker);
+        if (typeof quota === 'string') throw new Error(`origin: ${quota}`);
+        quota.place(worker.pid);
+        quotas.push(quota);
+      }
+      return worker;
+    }),
+  );
+  const meter = cpuMeter([
+    { label: 'orbit worker processes', pids: () => workers.map((worker) => worker.pid) },
+    { label: 'postgres (all processes)', pids: () => postgresUnder(api.pid) },
+    { label: 'receiver', pids: () => [receiver.proc.pid as number] },
+  ]);
+  meter.start();
+  const startedAt = Math.max(...workers.map((worker) => worker.readyAt));
+  const stats = await receiver.request<ReceiverStats>({ cmd: 'wait', unique: target, timeoutMs: 120_000 });
+  meter.stop();
+  const seconds = (stats.lastAt - startedAt) / 1000;
+  results.origin?.push({
+    workers: count,
+    cpuPerWorker,
+    messages: target,
+    delivered: stats.unique,
+    seconds: round(seconds, 2),
+    deliveriesPerSecond: round(stats.unique / seconds),
+    cpuMicros: meter.microsPer(stats.unique),
+  });
+  say(
+    `origin: ${count} worker${count === 1 ? '' : 's'}${limited}: ${fmt(stats.unique)} in ${seconds.toFixed(1)} s → ${fmt(stats.unique / seconds)}/s`,
+  );
+  await Promise.all(workers.map((worker) => worker.stop()));
+  for (const quota of quotas) quota.remove();
+  // Anything still pending (a capped run) must not count in the next run's backlog.
+  await db.orbit`update deliveries set status = 'failed', failure_reason = 'bench: left over' where status = 'pending'`;
 }
 
 function summariseProfiles(dir: string, pid: number, title: string): void {
@@ -1576,12 +1609,19 @@ function report(): string {
     );
   if (r) lines.push(`| in-memory relay ceiling (same workload, no database) | ${fmt(r.deliveriesPerSecond)} deliveries/s | | |`);
   if (o && o.length > 0) {
-    const one = o.find((run) => run.workers === 1);
-    for (const run of o) {
-      const scale = one ? run.deliveriesPerSecond / one.deliveriesPerSecond : Number.NaN;
-      lines.push(
-        `| one receiver origin, ${run.workers} worker process${run.workers === 1 ? '' : 'es'} | ${fmt(run.deliveriesPerSecond)} deliveries/s${run.workers === 1 ? '' : ` (${round(scale, 2)}× one)`} | ${run.workers === 2 ? `≥ ${TARGETS.originScale}× one` : ''} | ${run.workers === 2 ? status(scale >= TARGETS.originScale) : ''} |`,
-      );
+    // The 2-worker target is judged where the workers are the limit: the CPU-quota series when it ran.
+    const judged = o.some((run) => run.cpuPerWorker !== null) ? 'quota' : 'unlimited';
+    for (const series of ['unlimited', 'quota'] as const) {
+      const runs = o.filter((run) => (run.cpuPerWorker === null) === (series === 'unlimited'));
+      const one = runs.find((run) => run.workers === 1);
+      for (const run of runs) {
+        const scale = one ? run.deliveriesPerSecond / one.deliveriesPerSecond : Number.NaN;
+        const target = series === judged && run.workers === 2;
+        const label = run.cpuPerWorker === null ? '' : `, ${run.cpuPerWorker} of a core each`;
+        lines.push(
+          `| one receiver origin, ${run.workers} worker process${run.workers === 1 ? '' : 'es'}${label} | ${fmt(run.deliveriesPerSecond)} deliveries/s${run.workers === 1 ? '' : ` (${round(scale, 2)}× one)`} | ${target ? `≥ ${TARGETS.originScale}× one` : ''} | ${target ? status(scale >= TARGETS.originScale) : ''} |`,
+        );
+      }
     }
   }
   lines.push('');
@@ -1618,14 +1658,20 @@ function report(): string {
   if (o && o.length > 0) {
     lines.push('## One receiver origin, 1, 2 and 4 workers', '');
     lines.push(
-      `\`orbit api\` runs the embedded database; for each run ${fmt(ORIGIN_MESSAGES)} messages for one receiver origin are queued by SQL, then that many \`orbit worker\` processes drain them, sharing the origin's cap (\`ORBIT_MAX_CONNECTIONS_PER_ORIGIN\`, the deployment's: each worker runs its share). On a 2-core machine the workers, PostgreSQL, the receiver and the driver share the same two cores, so more workers can only add what idle CPU there is.`,
+      `\`orbit api\` runs the embedded database; for each run ${fmt(ORIGIN_MESSAGES)} messages for one receiver origin are queued by SQL, then that many \`orbit worker\` processes drain them, sharing the origin's cap (\`ORBIT_MAX_CONNECTIONS_PER_ORIGIN\`, the deployment's: each worker runs its share). On a 2-core machine the workers, PostgreSQL, the receiver and the driver share the same two cores, so unlimited workers can only add what idle CPU there is.`,
       '',
-      '| workers | deliveries/s | CPU µs per delivery (workers · postgres · receiver) |',
-      '|---:|---:|---|',
+      results.originQuotaUnavailable === undefined
+        ? `The second series holds each worker to ${ORIGIN_WORKER_CPU} of a core (a cgroup CPU quota of its own, \`BENCH_ORIGIN_WORKER_CPU\`): the workers are then what limits the origin, as on a machine where each worker has a core of its own and PostgreSQL has room, and the series shows what each added worker brings to one origin. Without fair claims a second worker would find the origin's jobs held by the first and add nothing.`
+        : `No CPU-quota series: ${results.originQuotaUnavailable}.`,
+      '',
+      '| workers | CPU per worker | deliveries/s | CPU µs per delivery (workers · postgres · receiver) |',
+      '|---:|---|---:|---|',
     );
     for (const run of o)
       lines.push(
-        `| ${run.workers} | ${fmt(run.deliveriesPerSecond)} | ${Object.values(run.cpuMicros)
+        `| ${run.workers} | ${run.cpuPerWorker === null ? 'unlimited' : `${run.cpuPerWorker} core`} | ${fmt(run.deliveriesPerSecond)} | ${Object.values(
+          run.cpuMicros,
+        )
           .slice(0, 3)
           .map((value) => fmt(value))
           .join(' · ')} |`,
