@@ -1,16 +1,19 @@
 /**
- * Preloaded into an Orbit process by bench/run.ts (`NODE_OPTIONS=--import=./bench/probe.ts`), never
+ * Preloaded into Orbit's processes by bench/run.ts (`NODE_OPTIONS=--import=./bench/probe.ts`), never
  * by Orbit itself: measures the event loop (utilisation and delay) and writes a snapshot to
- * BENCH_PROBE_FILE whenever it receives SIGUSR2, so the bench can read it per phase.
+ * `<BENCH_PROBE_FILE>.<pid>.json` whenever it receives SIGUSR2, so the bench can read it per phase.
+ * Every process that runs Orbit's entry point has one: `orbit serve`'s API and worker children as
+ * well as the supervisor (they inherit NODE_OPTIONS).
  */
 import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
 
-const file = process.env['BENCH_PROBE_FILE'];
-if (file !== undefined && file !== '' && process.env['BENCH_PROBE_PID'] === undefined) {
-  // Only the Orbit process itself: children (the embedded database's launcher) inherit NODE_OPTIONS.
-  process.env['BENCH_PROBE_PID'] = String(process.pid);
+const prefix = process.env['BENCH_PROBE_FILE'];
+// Orbit's processes only: the embedded database's launcher inherits NODE_OPTIONS too.
+const orbitProcess = /[\\/]src[\\/]main\.ts$/.test(process.argv[1] ?? '');
+if (prefix !== undefined && prefix !== '' && orbitProcess) {
+  const file = `${prefix}.${process.pid}.json`;
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
   let elu = performance.eventLoopUtilization();

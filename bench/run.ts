@@ -230,8 +230,8 @@ interface Orbit {
   url: string | null;
   readyAt: number;
   logs: string[];
-  /** Event loop utilisation and delay since the previous call (bench/probe.ts). */
-  probe(): Promise<EventLoopStats | null>;
+  /** Event loop utilisation and delay since the previous call, per Orbit process (bench/probe.ts). */
+  probe(): Promise<EventLoops>;
   stop(): Promise<number | null>;
 }
 
@@ -242,9 +242,12 @@ interface EventLoopStats {
   memoryMiB?: Record<string, number>;
 }
 
+/** Each Orbit process's event loop, by role (`supervisor`, `api`, `worker`; `api 2` for a second API child). */
+type EventLoops = Record<string, EventLoopStats>;
+
 async function startOrbit(role: 'serve' | 'api' | 'worker', env: Record<string, string>, profileDir?: string): Promise<Orbit> {
   // bench/probe.ts measures the event loop; --cpu-prof on request.
-  const probeFile = join(env['ORBIT_DATA_DIR'] ?? tmpdir(), `probe-${role}-${Date.now()}.json`);
+  const probeFile = join(env['ORBIT_DATA_DIR'] ?? tmpdir(), `probe-${role}-${Date.now()}`);
   const nodeOptions = [
     `--import=${pathToFileURL(join(ROOT, 'bench/probe.ts')).href}`,
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
@@ -289,18 +292,34 @@ async function startOrbit(role: 'serve' | 'api' | 'worker', env: Record<string, 
     readyAt: now(),
     logs,
     async probe() {
-      if (proc.exitCode !== null) return null;
-      rmSync(probeFile, { force: true });
-      proc.kill('SIGUSR2');
-      for (let waited = 0; waited < 2_000; waited += 10) {
-        await sleep(10);
-        try {
-          return JSON.parse(readFileSync(probeFile, 'utf8')) as EventLoopStats;
-        } catch {
-          // not written yet
-        }
-      }
-      return null;
+      if (proc.exitCode !== null) return {};
+      // Under `orbit serve`, the supervisor and each child; otherwise the one process.
+      const roles = role === 'serve' ? serveRoles(proc.pid as number) : { [role]: [proc.pid as number] };
+      const targets = Object.entries(roles).flatMap(([name, pids]) =>
+        pids.map((pid, index) => ({ name: index === 0 ? name : `${name} ${index + 1}`, pid })),
+      );
+      const loops: EventLoops = {};
+      await Promise.all(
+        targets.map(async ({ name, pid }) => {
+          const file = `${probeFile}.${pid}.json`;
+          rmSync(file, { force: true });
+          try {
+            process.kill(pid, 'SIGUSR2');
+          } catch {
+            return; // gone meanwhile
+          }
+          for (let waited = 0; waited < 2_000; waited += 10) {
+            await sleep(10);
+            try {
+              loops[name] = JSON.parse(readFileSync(file, 'utf8')) as EventLoopStats;
+              return;
+            } catch {
+              // not written yet
+            }
+          }
+        }),
+      );
+      return loops;
     },
     async stop() {
       if (proc.exitCode !== null) return proc.exitCode;
@@ -717,7 +736,7 @@ interface LatencyResult {
   errors: Record<string, number>;
   cpu: Record<string, number>;
   cpuMicros: Record<string, number>;
-  eventLoop: EventLoopStats | null;
+  eventLoop: EventLoops;
 }
 
 interface Results {
@@ -752,7 +771,7 @@ interface Results {
     waits: { what: string; backends: number }[];
     cpu: Record<string, number>;
     cpuMicros: Record<string, number>;
-    eventLoop: EventLoopStats | null;
+    eventLoop: EventLoops;
   };
   /** The throughput workload with `"ordered": true` webhooks. */
   ordered?: Results['throughput'];
@@ -785,7 +804,7 @@ interface Results {
     errors: Record<string, number>;
     cpu: Record<string, number>;
     cpuMicros: Record<string, number>;
-    eventLoop: EventLoopStats | null;
+    eventLoop: EventLoops;
   };
   drain?: {
     messages: number;
@@ -808,7 +827,7 @@ interface Results {
     waits: { what: string; backends: number }[];
     cpu: Record<string, number>;
     cpuMicros: Record<string, number>;
-    eventLoop: EventLoopStats | null;
+    eventLoop: EventLoops;
   };
   profiles: string[];
 }
@@ -1492,12 +1511,18 @@ function statementTable(window: StatementWindow, deliveries: number): string[] {
   return lines;
 }
 
-function loopLine(stats: EventLoopStats | null): string {
-  if (stats === null) return 'not measured';
+function loopLine(stats: EventLoopStats): string {
   const heap = stats.heapMiB
     ? `; heap spaces at the end (MiB): new ${stats.heapMiB['new_space'] ?? '?'}, old ${stats.heapMiB['old_space'] ?? '?'}, code ${stats.heapMiB['code_space'] ?? '?'}, large ${stats.heapMiB['large_object_space'] ?? '?'}`
     : '';
   return `utilisation ${round(stats.eventLoopUtilization * 100)} %, delay p50 ${round(stats.delayMs.p50, 1)} ms, p99 ${round(stats.delayMs.p99, 1)} ms, max ${round(stats.delayMs.max, 1)} ms${heap}`;
+}
+
+/** One report line per Orbit process's event loop. */
+function loopLines(loops: EventLoops): string[] {
+  const entries = Object.entries(loops);
+  if (entries.length === 0) return ["- Orbit's event loops: not measured"];
+  return entries.map(([name, stats]) => `- event loop of the orbit ${name} process: ${loopLine(stats)}`);
 }
 
 function cpuLine(cpu: Record<string, number>): string {
@@ -1698,7 +1723,7 @@ function report(): string {
       `- errors: ${Object.keys(t.errors).length === 0 ? 'none' : JSON.stringify(t.errors)}`,
       `- statements per delivery: **${t.statementsPerDelivery}** (${t.statementsPerDeliveryNoTxControl} without BEGIN/COMMIT), transactions per delivery ${t.transactionsPerDelivery} (${fmt(t.window.statements)} statements, ${fmt(t.window.transactions)} transactions)`,
       `- CPU (% of one core, 2 cores = 200 %): ${cpuLine(t.cpu)}`,
-      `- Orbit's event loop: ${loopLine(t.eventLoop)}`,
+      ...loopLines(t.eventLoop),
       `- Orbit's database sessions, average number in each state (pg_stat_activity sampled every 50 ms): ${t.waits
         .slice(0, 12)
         .map((w) => `${w.what} ${w.backends}`)
@@ -1735,7 +1760,7 @@ function report(): string {
       `- 202 answer: p50 ${l.ackP50} ms, p99 ${l.ackP99} ms; ${l.waitedForPrevious} events waited for their run's previous answer`,
       `- errors: ${Object.keys(l.errors).length === 0 ? 'none' : JSON.stringify(l.errors)}`,
       `- CPU (% of one core): ${cpuLine(l.cpu)}`,
-      `- Orbit's event loop: ${loopLine(l.eventLoop)}`,
+      ...loopLines(l.eventLoop),
       '',
     );
   }
@@ -1748,7 +1773,7 @@ function report(): string {
       `- ingest: ${fmt(f.accepted)} messages answered 202 in ${f.ingestSeconds} s (${fmt(f.messagesPerSecond)} messages/s); 202 latency p50 ${f.ackP50} ms, p99 ${f.ackP99} ms`,
       `- errors: ${Object.keys(f.errors).length === 0 ? 'none' : JSON.stringify(f.errors)}`,
       `- CPU (% of one core): ${cpuLine(f.cpu)}`,
-      `- Orbit's event loop: ${loopLine(f.eventLoop)}`,
+      ...loopLines(f.eventLoop),
       '',
     );
   }
@@ -1762,7 +1787,7 @@ function report(): string {
       `- worker RSS: ${d.startRssMiB} MiB at start, **peak ${d.peakRssMiB} MiB** (VmHWM), ${d.endRssMiB} MiB at the end`,
       `- statements per delivery: **${d.statementsPerDelivery}** (${d.statementsPerDeliveryNoTxControl} without BEGIN/COMMIT), transactions per delivery ${d.transactionsPerDelivery}`,
       `- CPU (% of one core): ${cpuLine(d.cpu)}`,
-      `- the worker's event loop: ${loopLine(d.eventLoop)}`,
+      ...loopLines(d.eventLoop),
       `- Orbit's database sessions (average number in each state): ${d.waits
         .slice(0, 12)
         .map((w) => `${w.what} ${w.backends}`)
