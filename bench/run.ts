@@ -1686,7 +1686,7 @@ function report(): string {
       `\`orbit api\` runs the embedded database; for each run ${fmt(ORIGIN_MESSAGES)} messages for one receiver origin are queued by SQL, then that many \`orbit worker\` processes drain them, sharing the origin's cap (\`ORBIT_MAX_CONNECTIONS_PER_ORIGIN\`, the deployment's: each worker runs its share). On a 2-core machine the workers, PostgreSQL, the receiver and the driver share the same two cores, so unlimited workers can only add what idle CPU there is.`,
       '',
       results.originQuotaUnavailable === undefined
-        ? `The second series holds each worker to ${ORIGIN_WORKER_CPU} of a core (a cgroup CPU quota of its own, \`BENCH_ORIGIN_WORKER_CPU\`): the workers are then what limits the origin, as on a machine where each worker has a core of its own and PostgreSQL has room, and the series shows what each added worker brings to one origin. Without fair claims a second worker would find the origin's jobs held by the first and add nothing.`
+        ? `The second series holds each worker to ${ORIGIN_WORKER_CPU} of a core (a cgroup CPU quota of its own, \`BENCH_ORIGIN_WORKER_CPU\`): the workers are then what limits the origin, as on a machine where each worker has a core of its own and PostgreSQL has room, and the series shows what each added worker brings to one origin. Without fair claims one worker could hold all of the origin's claims (the deployment's limit), and a second would find none to fetch. The series varies from run to run on this machine: read it with the run-to-run spread in docs/operations.md.`
         : `No CPU-quota series: ${results.originQuotaUnavailable}.`,
       '',
       '| workers | CPU per worker | deliveries/s | CPU µs per delivery (workers · postgres · receiver) |',
