@@ -15,17 +15,24 @@ const DRIZZLE = '/node_modules/drizzle-orm/';
 export function registerModuleHooks(): void {
   registerHooks({
     resolve(specifier, context, nextResolve) {
-      const parent = context.parentURL;
-      if (
-        parent !== undefined &&
-        parent.includes(DRIZZLE) &&
-        parent.endsWith('.js') &&
-        (specifier.startsWith('./') || specifier.startsWith('../')) &&
-        specifier.endsWith('.js')
-      ) {
-        return { url: new URL(specifier, parent).href, format: 'module', shortCircuit: true };
-      }
-      return nextResolve(specifier, context);
+      return resolveWithoutLookup(specifier, context.parentURL) ?? nextResolve(specifier, context);
     },
   });
+}
+
+/** What the hook answers for an import: drizzle-orm's own relative `.js` imports; null for the rest. */
+export function resolveWithoutLookup(
+  specifier: string,
+  parentURL: string | undefined,
+): { url: string; format: 'module'; shortCircuit: true } | null {
+  if (
+    parentURL === undefined ||
+    !parentURL.includes(DRIZZLE) ||
+    !parentURL.endsWith('.js') ||
+    !(specifier.startsWith('./') || specifier.startsWith('../')) ||
+    !specifier.endsWith('.js')
+  ) {
+    return null;
+  }
+  return { url: new URL(specifier, parentURL).href, format: 'module', shortCircuit: true };
 }
