@@ -146,16 +146,21 @@ describe('fan-out', () => {
     expect(sent.data.map((m) => m.id)).toEqual([m3.id, m2.id, m1.id]);
     expect(sent.data[2]?.payload).toEqual(JSON.parse(payloadText));
     const byEndpoint = await svix.messageAttempt.listByEndpoint(app.id, endpoints.eu.id, { withMsg: true });
-    expect(byEndpoint.data.map((attempt) => attempt.msgId)).toEqual([m3.id, m1.id]);
-    expect(byEndpoint.data[0]).toMatchObject({
+    // Newest attempt first. m1's and m3's attempts may start at the same moment (one fetch), so
+    // they may come in either order.
+    expect(byEndpoint.data.map((attempt) => attempt.msgId).sort()).toEqual([m1.id, m3.id].sort());
+    const times = byEndpoint.data.map((attempt) => attempt.timestamp.getTime());
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    const m3Attempt = byEndpoint.data.find((attempt) => attempt.msgId === m3.id);
+    expect(m3Attempt).toMatchObject({
       status: 0,
       statusText: 'success',
       triggerType: 0,
       responseStatusCode: 200,
       endpointId: endpoints.eu.id,
     });
-    expect(byEndpoint.data[0]?.msg?.id).toBe(m3.id);
-    const attempt = byEndpoint.data[1];
+    expect(m3Attempt?.msg?.id).toBe(m3.id);
+    const attempt = byEndpoint.data.find((candidate) => candidate.msgId === m1.id);
     expect(await svix.messageAttempt.get(app.id, m1.id, attempt?.id as string)).toMatchObject({
       id: attempt?.id,
       msgId: m1.id,
