@@ -4,7 +4,6 @@ import { OrbitError } from '../domain/errors.ts';
 import { randomToken } from '../lib/ids.ts';
 import { getApiKey, listApiKeys } from '../services/api-keys.ts';
 import { applicationById, listApplicationSummaries } from '../services/app-directory.ts';
-import { retryMessage } from '../services/delivery.ts';
 import { listEndpoints } from '../services/endpoints.ts';
 import { countFailedMessages } from '../services/overview.ts';
 import { createPortalAccess } from '../services/portal.ts';
@@ -33,21 +32,9 @@ import type { EndpointContext } from './endpoint-pages.ts';
 import { endpointRoutes } from './endpoint-routes.ts';
 import { duration, query, type Html } from './html.ts';
 import { CONSOLE_NAV, page, type Flash } from './layout.ts';
-import {
-  deliveryFragment,
-  loadMessage,
-  loadMessageAfter,
-  messageListBody,
-  messagePageBody,
-  namesOf,
-  parseListQuery,
-  parseMoment,
-  parseRetryMark,
-  retryTarget,
-  searchTarget,
-  type LogContext,
-} from './log-pages.ts';
+import { parseMoment, type LogContext } from './log-pages.ts';
 import { errorBody, loginBody } from './login-pages.ts';
+import { messageRoutes } from './message-routes.ts';
 import { overviewBody, parseRange } from './overview-page.ts';
 import {
   clearCookie,
@@ -228,49 +215,10 @@ export function consoleRoutes(deps: UiDeps): Hono<UiEnv> {
 
   // ---- delivery log -------------------------------------------------------------------------
 
-  app.get('/ui/messages', async (c) => {
-    const ctx = logContext(c);
-    const q = c.req.query('q');
-    let searchError: string | undefined;
-    if (q !== undefined) {
-      const target = await searchTarget(ctx, q);
-      if ('href' in target) return c.redirect(target.href, 303);
-      searchError = target.error;
-    }
-    const parsed = parseListQuery(ctx, c.req.query());
-    const { body, results } = await messageListBody(ctx, parsed, searchError);
-    if (isHtmx(c)) return c.html(results);
-    return render(c, 'Messages', 'messages', body, { status: searchError || Object.keys(parsed.errors).length > 0 ? 400 : 200 });
-  });
-
-  app.get('/ui/messages/:messageId', async (c) => {
-    const ctx = logContext(c);
-    const id = c.req.param('messageId');
-    if (!ID.test(id))
-      return render(c, 'Not found', 'messages', errorBody(404, 'There is no such message.', '/ui/messages'), { status: 404 });
-    if (isHtmx(c) && c.req.query('part') === 'delivery')
-      return c.html(await deliveryFragment(ctx, id, parseRetryMark(c.req.query('after'), c.req.query('awaiting'))));
-    const flash = takeFlash(c);
-    const message = await loadMessageAfter(ctx, id, flash?.retry);
-    const names = await namesOf(ctx, [message]);
-    return render(c, `Message ${id}`, 'messages', messagePageBody(ctx, message, flash?.retry, names), { flash });
-  });
-
-  /** Retry: every delivery of the message, or the one at the form's `endpointId`. */
-  app.post('/ui/messages/:messageId/retry', async (c) => {
-    const ctx = logContext(c);
-    const message = await loadMessage(ctx, c.req.param('messageId'));
-    const accepted = await retryMessage(services, message.id, { endpointId: retryTarget(await formOf(c)) });
-    setFlash(c, {
-      tone: 'ok',
-      text:
-        accepted.endpointIds.length === 1
-          ? 'Retry queued: the new attempt appears below as soon as it finishes.'
-          : `Retry queued at ${accepted.endpointIds.length} endpoints: the new attempts appear below as soon as they finish.`,
-      retry: { after: message.attempts.length, awaiting: accepted.endpointIds.length },
-    });
-    return c.redirect(`/ui/messages/${message.id}`, 303);
-  });
+  app.route(
+    '/',
+    messageRoutes({ base: '/ui', context: logContext, render: (c, title, body, options) => render(c, title, 'messages', body, options) }),
+  );
 
   // ---- recover ------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { notFound } from '../domain/errors.ts';
 import { applicationNames } from '../services/app-directory.ts';
-import { retryMessage } from '../services/delivery.ts';
 import { listEndpoints } from '../services/endpoints.ts';
 import { tenantNames } from '../services/tenant-names.ts';
 import { redeemPortalLink } from '../services/portal.ts';
@@ -19,20 +18,9 @@ import { endpointsBody, type EndpointContext } from './endpoint-pages.ts';
 import { endpointRoutes } from './endpoint-routes.ts';
 import { query, type Html } from './html.ts';
 import { page, type Flash, type NavItem } from './layout.ts';
-import {
-  deliveryFragment,
-  loadMessage,
-  loadMessageAfter,
-  messageListBody,
-  messagePageBody,
-  namesOf,
-  parseListQuery,
-  parseRetryMark,
-  retryTarget,
-  searchTarget,
-  type LogContext,
-} from './log-pages.ts';
+import type { LogContext } from './log-pages.ts';
 import { errorBody, portalEntryBody } from './login-pages.ts';
+import { messageRoutes } from './message-routes.ts';
 import {
   clearCookie,
   formOf,
@@ -47,8 +35,6 @@ import {
   type UiEnv,
   type UiDeps,
 } from './security.ts';
-
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** The portal's navigation: a tenant's portal has its messages; an application's, its endpoints too. */
 const TENANT_NAV: readonly NavItem[] = [{ key: 'messages', label: 'Messages', href: '/portal/messages' }];
@@ -170,50 +156,7 @@ export function portalRoutes(deps: UiDeps): Hono<UiEnv> {
     return c.redirect('/portal', 303);
   });
 
-  app.get('/portal/messages', async (c) => {
-    const ctx = logContext(c);
-    const q = c.req.query('q');
-    let searchError: string | undefined;
-    if (q !== undefined) {
-      const target = await searchTarget(ctx, q);
-      if ('href' in target) return c.redirect(target.href, 303);
-      searchError = target.error;
-    }
-    const parsed = parseListQuery(ctx, c.req.query());
-    const { body, results } = await messageListBody(ctx, parsed, searchError);
-    if (isHtmx(c)) return c.html(results);
-    return render(c, 'Messages', body, { status: searchError || Object.keys(parsed.errors).length > 0 ? 400 : 200 });
-  });
-
-  app.get('/portal/messages/:messageId', async (c) => {
-    const ctx = logContext(c);
-    const id = c.req.param('messageId');
-    if (!ID.test(id)) return render(c, 'Not found', errorBody(404, 'There is no such message.', '/portal/messages'), { status: 404 });
-    if (isHtmx(c) && c.req.query('part') === 'delivery')
-      return c.html(await deliveryFragment(ctx, id, parseRetryMark(c.req.query('after'), c.req.query('awaiting'))));
-    const flash = takeFlash(c);
-    const message = await loadMessageAfter(ctx, id, flash?.retry);
-    const names = await namesOf(ctx, [message]);
-    return render(c, `Message ${id}`, messagePageBody(ctx, message, flash?.retry, names), { flash });
-  });
-
-  /** Retry: every delivery of the message, or the one at the form's `endpointId`, within the scope. */
-  app.post('/portal/messages/:messageId/retry', async (c) => {
-    const ctx = logContext(c);
-    if (ctx.readOnly) return render(c, 'Not allowed', errorBody(403, 'This portal is read-only.', '/portal/messages'), { status: 403 });
-    const message = await loadMessage(ctx, c.req.param('messageId'));
-    const { tenantId, appId } = c.get('portalSession').scope;
-    const accepted = await retryMessage(services, message.id, { tenantId, appId, endpointId: retryTarget(await formOf(c)) });
-    setFlash(c, {
-      tone: 'ok',
-      text:
-        accepted.endpointIds.length === 1
-          ? 'Retry queued: the new attempt appears below as soon as it finishes.'
-          : `Retry queued at ${accepted.endpointIds.length} endpoints: the new attempts appear below as soon as they finish.`,
-      retry: { after: message.attempts.length, awaiting: accepted.endpointIds.length },
-    });
-    return c.redirect(`/portal/messages/${message.id}`, 303);
-  });
+  app.route('/', messageRoutes({ base: '/portal', context: logContext, render }));
 
   // ---- an application's endpoints ------------------------------------------------------------
 
