@@ -304,7 +304,12 @@ export function revokeBody(key: ApiKeyView, tenant: TenantView, csrf: string, is
 }
 
 export function portalLinkBody(tenant: TenantView, access: PortalAccess): Html {
-  return html`<h1>Portal link for ${tenant.name}</h1>
+  return portalLinkShown(tenant.name, access, "this tenant's messages", { href: `/ui/tenants/${tenant.id}`, label: 'Back to the tenant' });
+}
+
+/** A new portal link, shown once: a tenant's or an application's (`shows`: what its portal shows). */
+export function portalLinkShown(name: string, access: PortalAccess, shows: string, back: { href: string; label: string }): Html {
+  return html`<h1>Portal link for ${name}</h1>
     <p class="flash bad" role="alert">
       Copy the link now: it is shown once, opens once, and must be opened within 15 minutes (before ${utc(access.expiresAt)}).
     </p>
@@ -312,8 +317,8 @@ export function portalLinkBody(tenant: TenantView, access: PortalAccess): Html {
       ${shownOnce('portal-url', 'Portal link', access.url)}
       <p>
         Once opened, the portal session lasts ${duration(access.sessionSeconds * 1000)}${access.readOnly ? ' and is read-only' : ''}. It
-        shows only this tenant's messages.
+        shows only ${shows}.
       </p>
     </div>
-    <p><a href="/ui/tenants/${tenant.id}">Back to the tenant</a></p>`;
+    <p><a href="${back.href}">${back.label}</a></p>`;
 }

@@ -2,9 +2,9 @@
 import type { ApplicationsPage, ApplicationSummary } from '../services/app-directory.ts';
 import type { EndpointView } from '../services/endpoints.ts';
 import type { PortalAccess } from '../services/portal.ts';
-import { portalLinkForm, shownOnce } from './admin-pages.ts';
+import { portalLinkForm, portalLinkShown } from './admin-pages.ts';
 import { endpointsTable, type EndpointContext } from './endpoint-pages.ts';
-import { count, duration, html, query, time, utc, when, type Html } from './html.ts';
+import { count, html, query, time, when, type Html } from './html.ts';
 import { table, textField } from './layout.ts';
 
 export function applicationsBody(
@@ -100,16 +100,8 @@ export function applicationBody(
 }
 
 export function appPortalLinkBody(app: ApplicationSummary, access: PortalAccess): Html {
-  return html`<h1>Portal link for ${app.name}</h1>
-    <p class="flash bad" role="alert">
-      Copy the link now: it is shown once, opens once, and must be opened within 15 minutes (before ${utc(access.expiresAt)}).
-    </p>
-    <div class="panel">
-      ${shownOnce('portal-url', 'Portal link', access.url)}
-      <p>
-        Once opened, the portal session lasts ${duration(access.sessionSeconds * 1000)}${access.readOnly ? ' and is read-only' : ''}. It
-        shows only this application's messages and endpoints.
-      </p>
-    </div>
-    <p><a href="/ui/apps/${app.id}">Back to the application</a></p>`;
+  return portalLinkShown(app.name, access, "this application's messages and endpoints", {
+    href: `/ui/apps/${app.id}`,
+    label: 'Back to the application',
+  });
 }
