@@ -196,16 +196,13 @@ const endpointFields = {
     .openapi({ description: 'its own retry schedule, as ORBIT_RETRY_SCHEDULE takes it (`1s,10s,1m`); null for the deployment’s' }),
 };
 
-/** A new endpoint's own signing secret, application or operational. */
-const SecretIn = z.string().max(256).nullish().openapi({ description: 'whsec_ + base64 of 24 to 64 bytes; generated when absent' });
+/** What only a new endpoint (application or operational) is given: its own secret and headers. */
+const newEndpointFields = {
+  secret: z.string().max(256).nullish().openapi({ description: 'whsec_ + base64 of 24 to 64 bytes; generated when absent' }),
+  headers: Headers.nullish(),
+};
 
-export const EndpointInSchema = z
-  .object({
-    ...endpointFields,
-    secret: SecretIn,
-    headers: Headers.nullish(),
-  })
-  .openapi('EndpointIn');
+export const EndpointInSchema = z.object({ ...endpointFields, ...newEndpointFields }).openapi('EndpointIn');
 
 export const EndpointUpdateSchema = z.object(endpointFields).openapi('EndpointUpdate');
 
@@ -248,11 +245,7 @@ const operationalEndpointFields = {
 };
 
 export const OperationalEndpointInSchema = z
-  .object({
-    ...operationalEndpointFields,
-    secret: SecretIn,
-    headers: Headers.nullish(),
-  })
+  .object({ ...operationalEndpointFields, ...newEndpointFields })
   .openapi('OperationalWebhookEndpointIn');
 
 export const OperationalEndpointUpsertInSchema = z.object(operationalEndpointFields).openapi('OperationalWebhookEndpointUpsertIn');
