@@ -16,7 +16,6 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import postgres from 'postgres';
 import { Svix } from 'svix';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.ts';
@@ -26,9 +25,9 @@ import { rollUpDeliveryLog } from '../src/services/overview.ts';
 import { createTenant } from '../src/services/tenants.ts';
 import { startConsoleServer } from '../test/support/console-server.ts';
 import { startFakeReceiver } from '../test/support/fake-receiver.ts';
+import { launchChromium } from './lib/chromium.ts';
 
 const OUT = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
 const HOUR = 3_600_000;
 
 // ---- a database of its own --------------------------------------------------------------------
@@ -350,17 +349,7 @@ try {
     }
 
     mkdirSync(OUT, { recursive: true });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       for (const scheme of ['light', 'dark'] as const) {
         const context = await browser.newContext({ colorScheme: scheme, viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });

@@ -13,7 +13,8 @@
  */
 import { existsSync } from 'node:fs';
 import { AxeBuilder } from '@axe-core/playwright';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../../scripts/lib/chromium.ts';
 import { Svix, Webhook, type ApplicationOut, type MessageOut } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTenant } from '../../src/services/tenants.ts';
@@ -22,7 +23,6 @@ import { startConsoleServer, type ConsoleServer } from '../support/console-serve
 import { getMessage, queueMessage } from '../support/delivery-fixtures.ts';
 import { startFakeReceiver, type FakeReceiver } from '../support/fake-receiver.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const RECEIVER_ERROR = '{"error":"orders database is down","retryable":true}';
 
 let orbit: ConsoleServer;
@@ -137,17 +137,7 @@ beforeAll(async () => {
   const globex = await svix.application.create({ name: 'Globex', uid: 'globex' });
   await svix.endpoint.create(globex.id, { url: `${appReceiver.url}/globex` });
   globexMessage = await svix.message.create(globex.id, { eventType: 'invoice.paid', payload: { secret: 'globex only' } });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 }, 90_000);
 
 afterAll(async () => {
