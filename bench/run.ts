@@ -499,24 +499,78 @@ interface StatementRow {
   rows: number;
 }
 
+/** What the window did to one table: scans, row writes and how many updates were HOT. */
+interface TableActivity {
+  table: string;
+  seqScans: number;
+  seqRowsRead: number;
+  indexScans: number;
+  inserted: number;
+  updated: number;
+  hotUpdated: number;
+  deleted: number;
+}
+
 interface StatementWindow {
   statements: number;
   transactionControl: number;
   transactions: number;
   top: StatementRow[];
+  tables: TableActivity[];
 }
 
-async function resetStatements(db: Db): Promise<number> {
+interface WindowStart {
+  transactions: number;
+  tables: TableActivity[];
+}
+
+async function tableCounters(db: Db): Promise<TableActivity[]> {
+  const rows = await db.orbit<Record<keyof TableActivity, string>[]>`
+    select schemaname || '.' || relname as "table", seq_scan::text as "seqScans", seq_tup_read::text as "seqRowsRead",
+      coalesce(idx_scan, 0)::text as "indexScans", n_tup_ins::text as inserted, n_tup_upd::text as updated,
+      n_tup_hot_upd::text as "hotUpdated", n_tup_del::text as deleted
+    from pg_stat_user_tables`;
+  return rows.map((row) => ({
+    table: row.table,
+    seqScans: Number(row.seqScans),
+    seqRowsRead: Number(row.seqRowsRead),
+    indexScans: Number(row.indexScans),
+    inserted: Number(row.inserted),
+    updated: Number(row.updated),
+    hotUpdated: Number(row.hotUpdated),
+    deleted: Number(row.deleted),
+  }));
+}
+
+async function resetStatements(db: Db): Promise<WindowStart> {
   await db.monitor`select pg_stat_statements_reset()`;
   const [row] = await db.monitor<
     { n: string }[]
   >`select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = 'postgres'`;
-  return Number(row?.n ?? 0);
+  return { transactions: Number(row?.n ?? 0), tables: await tableCounters(db) };
 }
 
-async function statementWindow(db: Db, xactsBefore: number, ownTransactions: number): Promise<StatementWindow> {
+async function statementWindow(db: Db, start: WindowStart, ownTransactions: number): Promise<StatementWindow> {
   // Cumulative statistics are flushed by each backend at most once a second.
   await sleep(1_200);
+  const before = new Map(start.tables.map((table) => [table.table, table]));
+  const tables = (await tableCounters(db))
+    .map((after) => {
+      const was = before.get(after.table);
+      const delta = (key: Exclude<keyof TableActivity, 'table'>): number => after[key] - (was?.[key] ?? 0);
+      return {
+        table: after.table,
+        seqScans: delta('seqScans'),
+        seqRowsRead: delta('seqRowsRead'),
+        indexScans: delta('indexScans'),
+        inserted: delta('inserted'),
+        updated: delta('updated'),
+        hotUpdated: delta('hotUpdated'),
+        deleted: delta('deleted'),
+      };
+    })
+    .filter((table) => table.seqScans + table.indexScans + table.inserted + table.updated + table.deleted > 0)
+    .sort((a, b) => b.seqRowsRead + b.inserted + b.updated - (a.seqRowsRead + a.inserted + a.updated));
   const rows = await db.monitor<{ query: string; calls: string; total: number; rows: string }[]>`
     select s.query, s.calls::text as calls, s.total_exec_time as total, s.rows::text as rows
     from pg_stat_statements s
@@ -535,8 +589,9 @@ async function statementWindow(db: Db, xactsBefore: number, ownTransactions: num
   return {
     statements: all.reduce((sum, row) => sum + row.calls, 0),
     transactionControl: control.reduce((sum, row) => sum + row.calls, 0),
-    transactions: Number(xact?.n ?? 0) - xactsBefore - ownTransactions,
+    transactions: Number(xact?.n ?? 0) - start.transactions - ownTransactions,
     top: all.sort((a, b) => b.totalMs - a.totalMs).slice(0, 14),
+    tables,
   };
 }
 
@@ -878,7 +933,7 @@ async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db,
   const created = await createRuns(api, RUNS, CLIENTS, ordered);
   await receiver.request({ cmd: 'reset' });
   const meter = cpuMeter(serveGroups(orbit, receiver));
-  const xactsBefore = await resetStatements(db);
+  const windowStart = await resetStatements(db);
   const sampler = waitSampler(db);
   await orbit.probe();
   meter.start();
@@ -899,7 +954,7 @@ async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db,
     await sleep(20);
   }
   const recordedAfterMs = now() - stats.lastAt;
-  const window = await statementWindow(db, xactsBefore, probes);
+  const window = await statementWindow(db, windowStart, probes);
   const seconds = (stats.lastAt - driven.startedAt) / 1000;
   const ingestSeconds = (driven.answeredAt - driven.startedAt) / 1000;
   const ack = [...driven.ackMs].sort((a, b) => a - b);
@@ -1315,7 +1370,7 @@ async function drainPhase(context: DrainContext): Promise<void> {
     const [pending] = await db.orbit<{ n: number }[]>`select count(*)::int as n from deliveries where status = 'pending'`;
     say(`drain: filled in ${fillSeconds.toFixed(1)} s (${fmt(pending?.n ?? 0)} pending); starting one orbit worker`);
     await receiver.request({ cmd: 'reset' });
-    const xactsBefore = await resetStatements(db);
+    const windowStart = await resetStatements(db);
     const sampler = waitSampler(db);
     const spawnedAt = now();
     worker = await startOrbit('worker', { ...orbitEnv, DATABASE_URL: db.superUrl }, context.profileDir);
@@ -1362,7 +1417,7 @@ async function drainPhase(context: DrainContext): Promise<void> {
       }
     }
     const waits = await sampler.stop();
-    const window = await statementWindow(db, xactsBefore, probes);
+    const window = await statementWindow(db, windowStart, probes);
     clearInterval(poll);
     peak = Math.max(peak, memoryKiB(workerPid).hwm);
     const delivered = stats.unique;
@@ -1506,6 +1561,22 @@ function statementTable(window: StatementWindow, deliveries: number): string[] {
     const text = row.query.length > 150 ? `${row.query.slice(0, 150)}…` : row.query;
     lines.push(
       `| ${round(row.calls / deliveries, 3)} | ${fmt(row.totalMs)} | ${round(row.totalMs / Math.max(1, row.calls), 3)} | \`${text.replaceAll('|', '\\|')}\` |`,
+    );
+  }
+  return lines;
+}
+
+/** Rows read by sequential scans, and the share of updates that were HOT (no index entry written). */
+function tableActivity(window: StatementWindow, deliveries: number): string[] {
+  const per = (n: number): number => round(n / deliveries, 2);
+  const lines = [
+    '| table | seq scans | rows read by seq scans | index scans | inserted | updated | of them HOT | deleted |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const row of window.tables.slice(0, 12)) {
+    const hot = row.updated === 0 ? '' : `${Math.round((100 * row.hotUpdated) / row.updated)} %`;
+    lines.push(
+      `| ${row.table} | ${per(row.seqScans)} | ${per(row.seqRowsRead)} | ${per(row.indexScans)} | ${per(row.inserted)} | ${per(row.updated)} | ${hot} | ${per(row.deleted)} |`,
     );
   }
   return lines;
@@ -1732,6 +1803,10 @@ function report(): string {
       'Top statements by total execution time (pg_stat_statements over the phase):',
       '',
       ...statementTable(t.window, t.deliveries),
+      '',
+      'Table activity over the phase (pg_stat_user_tables), per delivery:',
+      '',
+      ...tableActivity(t.window, t.deliveries),
       '',
     );
   }
