@@ -262,6 +262,11 @@ async function startServer(binDir: string, clusterDir: string, port: number, run
       // Orbit's statements are short: JIT compilation would cost more than it saves (see client.ts).
       '-c',
       'jit=off',
+      // Autovacuum visits the database every 5 s instead of every minute: until a table's first
+      // ANALYZE, statements prepared while it was empty keep their sequential scans as it grows, and
+      // the job tables fill with dead rows (docs/operations.md, "Autovacuum").
+      '-c',
+      'autovacuum_naptime=5s',
     ],
     clusterDir,
     runAs,
