@@ -1,12 +1,12 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { LIMITS } from '../domain/limits.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ServiceDeps } from '../services/deps.ts';
 import { authenticate } from '../services/tenants.ts';
 import { uiRoutes } from '../ui/app.ts';
 import { requireAdmin, requireApiKey, type ApiEnv } from './auth.ts';
+import { limitRequestBody } from './body-limit.ts';
 import { errorResponse, handleError } from './errors.ts';
 import { observeRequests } from './request-log.ts';
 import { adminTenantRoutes } from './routes/admin.ts';
@@ -37,7 +37,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   // Refuses bodies over 1 MiB from Content-Length, or while streaming, before they are buffered whole.
   app.use(
     '*',
-    bodyLimit({
+    limitRequestBody({
       maxSize: LIMITS.requestBodyBytes,
       onError: (c) =>
         isSvixPath(c.req.path)

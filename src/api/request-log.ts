@@ -55,9 +55,13 @@ export function observeRequests(logger: Logger, metrics: Metrics | undefined): M
     const incoming = c.req.header('x-request-id');
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : newId('req');
     c.set('requestId', requestId);
+    // Set before the handler, so the response is built with it: set on a finished response, it
+    // makes @hono/node-server rebuild that response and stream its body (docs/operations.md, "Performance").
+    c.header('x-request-id', requestId);
     const started = performance.now();
     await next();
-    c.header('x-request-id', requestId);
+    // A response built without the context (a middleware's own Response) lacks it.
+    if (!c.res.headers.has('x-request-id')) c.header('x-request-id', requestId);
     const elapsedMs = performance.now() - started;
     const route = routePattern(c);
     const status = c.res.status;

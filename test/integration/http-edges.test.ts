@@ -1,3 +1,6 @@
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.ts';
 import { LIMITS } from '../../src/domain/limits.ts';
@@ -199,6 +202,62 @@ describe('bodies over 1 MiB', () => {
     expect(Buffer.byteLength(exact)).toBe(LIMITS.requestBodyBytes);
     // Not too large for HTTP; too large for `input` (512 KiB).
     expect422(await api.call('POST', '/v1/runs', { rawBody: exact, headers: json }), 'body.input');
+  });
+
+  // Through @hono/node-server on a real socket, as Orbit serves: a declared length is checked
+  // without reading the body, a chunked one while it streams (src/api/body-limit.ts).
+  it('over a real socket: 413 from Content-Length and for a chunked body; smaller bodies pass, with X-Request-Id', async () => {
+    const app = createApp({ services: api.deps, logger: silentLogger, version: 'test' });
+    const server = createServer(getRequestListener(app.fetch));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const post = (path: string, body: string, chunked: boolean): Promise<{ status: number; body: string; requestId: unknown }> =>
+      new Promise((resolve, reject) => {
+        const request = httpRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path,
+            headers: {
+              authorization: `Bearer ${api.adminKey}`,
+              'content-type': 'application/json',
+              ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(Buffer.byteLength(body)) }),
+            },
+          },
+          (response) => {
+            const chunks: Buffer[] = [];
+            response.on('data', (chunk: Buffer) => chunks.push(chunk));
+            response.on('end', () =>
+              resolve({
+                status: response.statusCode ?? 0,
+                body: Buffer.concat(chunks).toString(),
+                requestId: response.headers['x-request-id'],
+              }),
+            );
+          },
+        );
+        request.on('error', (error: NodeJS.ErrnoException) =>
+          error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error),
+        );
+        if (chunked) for (let at = 0; at < body.length; at += 64 * 1024) request.write(body.slice(at, at + 64 * 1024));
+        else request.write(body);
+        request.end();
+      });
+    try {
+      for (const chunked of [false, true]) {
+        const refused = await post('/v1/runs', oversize, chunked);
+        expect(refused.status).toBe(413);
+        expect(JSON.parse(refused.body).error.code).toBe('payload_too_large');
+        expect(refused.requestId).toMatch(/^req_/);
+        const created = await post('/v1/runs', JSON.stringify({ workflowId: 'wf_socket' }), chunked);
+        expect(created.status).toBe(201);
+        expect(JSON.parse(created.body).workflowId).toBe('wf_socket');
+        expect(created.requestId).toMatch(/^req_/);
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
