@@ -60,8 +60,11 @@ function toInsert(job: PlannedDelivery): JobInsert<DeliveryJob> {
   };
 }
 
-/** A transaction to enqueue in: drizzle's, or postgres.js's (the hot paths use it directly). */
-export type EnqueueTransaction = { drizzle: DrizzleTransactionLike } | { postgres: postgres.TransactionSql };
+/**
+ * A transaction to enqueue in: drizzle's, or postgres.js's (the hot paths use it directly), begun by
+ * `sql.begin` or on a reserved connection (db/client.ts, pipelinedTransaction).
+ */
+export type EnqueueTransaction = { drizzle: DrizzleTransactionLike } | { postgres: postgres.TransactionSql | postgres.ReservedSql };
 
 function bossDb(tx: EnqueueTransaction) {
   if ('drizzle' in tx) return fromDrizzle(tx.drizzle, drizzleSql);

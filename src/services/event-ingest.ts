@@ -1,8 +1,9 @@
 /**
  * Group commit of what creates messages: events reported on runs, and messages sent to an
  * application (Svix-compatible API). Concurrent requests share one transaction: while one is in
- * flight, new requests queue up, and the next transaction takes them all — one row lock statement,
- * one statement writing runs, events, messages and deliveries, one bulk enqueue of the first jobs.
+ * flight, new requests queue up, and the next transaction takes them all — one row lock statement
+ * (sent with the BEGIN), one statement writing runs, events, messages and deliveries, one bulk
+ * enqueue of the first jobs.
  * Each caller is answered only after the transaction holding its request committed; a refused
  * request (409, 404) is refused on its own without touching the others. Under light load a batch
  * holds one request, so latency is that of a plain transaction.
@@ -18,6 +19,7 @@ import { applyEvent, type ReportedEvent, type RunState, type RunStatus } from '.
 import { errorCodes } from '../lib/error-codes.ts';
 import { newId } from '../lib/ids.ts';
 import { enqueueDeliveries, type PlannedDelivery } from '../queue/delivery-queue.ts';
+import { pipelinedTransaction } from '../db/client.ts';
 import type { runs } from '../db/schema.ts';
 import type { ServiceDeps } from './deps.ts';
 import { liveHeads, lockEndpoints, setHeads } from './ordering.ts';
@@ -134,8 +136,8 @@ async function commitBatch(deps: ServiceDeps, batch: IngestRequest[]): Promise<v
   let outcomes: Outcome[];
   let enqueued: PlannedDelivery[] = [];
   try {
-    outcomes = await deps.sql.begin(async (tx) => {
-      const result = await applyBatch(deps, tx, batch);
+    outcomes = await pipelinedTransaction(deps.sql, async (tx, begun) => {
+      const result = await applyBatch(deps, tx, batch, begun);
       enqueued = result.jobs;
       return result.outcomes;
     });
@@ -304,14 +306,16 @@ class Columns<Names extends string> {
 
 async function applyBatch(
   deps: ServiceDeps,
-  tx: postgres.TransactionSql,
+  tx: postgres.ReservedSql,
   batch: IngestRequest[],
+  begun: Promise<unknown>,
 ): Promise<{ outcomes: Outcome[]; jobs: PlannedDelivery[] }> {
   const runIds = [...new Set(batch.flatMap((request) => (request.kind === 'run-event' ? [request.runId] : [])))];
   const appIds = [...new Set(batch.flatMap((request) => (request.kind === 'app-message' ? [request.appId] : [])))];
   // The application locks go before the endpoints' read (statements run in order), so that read
-  // sees what a deletion we waited for left.
-  const [locked, liveApps, appEndpoints] = await Promise.all([
+  // sees what a deletion we waited for left. BEGIN went out just before them.
+  const [, locked, liveApps, appEndpoints] = await Promise.all([
+    begun,
     runIds.length > 0 ? tx.unsafe<RawRun[]>(LOCK_RUNS, [runIds], { prepare: true }) : Promise.resolve([] as RawRun[]),
     appIds.length > 0 ? tx.unsafe<{ id: string }[]>(LOCK_APPS, [appIds], { prepare: true }) : Promise.resolve([]),
     appIds.length > 0 ? tx.unsafe<AppEndpoint[]>(APP_ENDPOINTS, [appIds], { prepare: true }) : Promise.resolve([] as AppEndpoint[]),
@@ -494,13 +498,16 @@ async function applyBatch(
   ];
   // Sent together, without waiting for each answer (postgres.js pipelines them on the transaction's
   // connection): none needs another's result, and a failure in one aborts the transaction anyway.
-  const [counts] = await Promise.all([
+  // All settle before a failure is thrown, so none is still to be sent when the rollback goes out.
+  const [written, ...others] = await Promise.allSettled([
     tx.unsafe<{ run_id: string; status: keyof DeliveryCounts; n: number }[]>(WRITE_BATCH, parameters as postgres.ParameterOrJSON<never>[], {
       prepare: true,
     }),
     setHeads({ postgres: tx }, newHeads),
     jobs.length > 0 ? enqueueDeliveries(deps.boss, jobs, { postgres: tx }) : undefined,
   ]);
+  for (const result of [written, ...others]) if (result?.status === 'rejected') throw result.reason;
+  const counts = (written as PromiseFulfilledResult<{ run_id: string; status: keyof DeliveryCounts; n: number }[]>).value;
 
   const byRun = new Map<string, DeliveryCounts>();
   for (const id of changed) byRun.set(id, { pending: newDeliveries.get(id) ?? 0, succeeded: 0, failed: 0 });

@@ -6,6 +6,7 @@
  */
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pipelinedTransaction } from '../../src/db/client.ts';
 import { createTestDatabase } from '../support/database.ts';
 
 const clients: postgres.Sql[] = [];
@@ -50,5 +51,63 @@ describe('regression: a transaction whose connection dies mid-statement', () => 
     } finally {
       process.off('uncaughtException', onUncaught);
     }
+  });
+});
+
+describe('pipelinedTransaction (BEGIN sent with the first statements)', () => {
+  async function setUp(): Promise<{ sql: postgres.Sql; other: postgres.Sql }> {
+    const url = await createTestDatabase();
+    // One connection: whatever a transaction leaves behind, the next caller gets.
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    const other = postgres(url, { max: 1, onnotice: () => {} });
+    clients.push(sql, other);
+    await sql`create table items (id int primary key)`;
+    return { sql, other };
+  }
+  const ids = async (db: postgres.Sql): Promise<number[]> =>
+    (await db<{ id: number }[]>`select id from items order by id`).map((row) => row.id);
+
+  it('commits what run wrote once it resolves, and answers its result', async () => {
+    const { sql, other } = await setUp();
+    const result = await pipelinedTransaction(sql, async (tx, begun) => {
+      const [, inserted] = await Promise.all([begun, tx.unsafe('insert into items values (1), (2) returning id')]);
+      // Not visible outside before the commit.
+      expect(await ids(other)).toEqual([]);
+      return inserted.length;
+    });
+    expect(result).toBe(2);
+    expect(await ids(other)).toEqual([1, 2]);
+  });
+
+  it('rolls back when run throws, and hands back a connection outside any transaction', async () => {
+    const { sql, other } = await setUp();
+    await expect(
+      pipelinedTransaction(sql, async (tx, begun) => {
+        await Promise.all([begun, tx.unsafe('insert into items values (1)')]);
+        throw new Error('refused');
+      }),
+    ).rejects.toThrow('refused');
+    // A duplicate key aborts the transaction; its error is what the caller gets.
+    await expect(
+      pipelinedTransaction(sql, async (tx, begun) => {
+        await Promise.all([begun, tx.unsafe('insert into items values (3), (3)')]);
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    expect(await ids(other)).toEqual([]);
+    // The same (only) connection autocommits again: another session sees the row at once.
+    await sql`insert into items values (4)`;
+    expect(await ids(other)).toEqual([4]);
+  });
+
+  it('refuses to answer success when a statement failed and run swallowed the error', async () => {
+    const { sql, other } = await setUp();
+    await expect(
+      pipelinedTransaction(sql, async (tx, begun) => {
+        await begun;
+        await tx.unsafe('insert into items values (5)');
+        await tx.unsafe('insert into items values (5)').catch(() => undefined);
+      }),
+    ).rejects.toThrow('ROLLBACK');
+    expect(await ids(other)).toEqual([]);
   });
 });
