@@ -56,7 +56,13 @@ it('a worker killed with SIGKILL mid-fan-out loses nothing: every message reache
   await receiver.waitForRequests(200, 20_000);
   child.kill('SIGKILL');
   await new Promise((resolve) => child.once('exit', resolve));
-  const inFlight = receiver.requests.length;
+  // Requests the worker sent just before it died may still be on their way to the receiver: they
+  // were in flight too. Count once no more arrive (the dead process sends nothing new).
+  let inFlight = -1;
+  for (const stopAt = Date.now() + 3_000; inFlight !== receiver.requests.length && Date.now() < stopAt;) {
+    inFlight = receiver.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
   killed = true;
   // Accepted while no worker runs: durable all the same.
   for (let i = 0; i < AFTER; i++) sent.push((await s.svix.message.create(app.id, { eventType: 'order.paid', payload: { after: i } })).id);
