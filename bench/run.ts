@@ -796,6 +796,8 @@ interface LatencyResult {
 
 interface Results {
   environment: Record<string, string>;
+  /** Peak resident memory (VmHWM) of each `orbit serve` process over the phases it served, in MiB. */
+  servePeakRssMiB?: { phases: string; supervisor: number; api: number; worker: number };
   relay?: {
     deliveriesPerSecond: number;
     seconds: number;
@@ -1687,6 +1689,11 @@ function report(): string {
     lines.push(
       `| fan-out, Svix-compatible API, end to end (${fmt(f.accepted)} messages × ${f.endpoints} endpoints, ${CLIENTS} clients) | ${fmt(f.deliveriesPerSecond)} deliveries/s | | |`,
     );
+  const m = results.servePeakRssMiB;
+  if (m)
+    lines.push(
+      `| \`orbit serve\` peak RSS over ${m.phases}: supervisor · API · worker | ${m.supervisor} · ${m.api} · ${m.worker} MiB | ≤ ${TARGETS.rssMiB} MiB each | ${status(Math.max(m.supervisor, m.api, m.worker) <= TARGETS.rssMiB)} |`,
+    );
   if (d) {
     lines.push(
       `| backlog drain (${fmt(d.messages)} queued, one worker) | ${fmt(d.deliveriesPerSecond)} deliveries/s${d.finished ? '' : ` (stopped after ${Math.round(drainCapSeconds)} s: ${fmt(d.delivered)} delivered)`} | ≥ ${fmt(TARGETS.drain)} | ${status(d.finished && d.deliveriesPerSecond >= TARGETS.drain)} |`,
@@ -1975,6 +1982,15 @@ async function main(): Promise<void> {
       }
     }
     const roles = serveRoles(serve.pid);
+    if (servePhases) {
+      const peak = (pids: number[]): number => round(Math.max(0, ...pids.map((pid) => memoryKiB(pid).hwm)) / 1024, 1);
+      results.servePeakRssMiB = {
+        phases: [...selected].filter((p) => ['throughput', 'ordered', 'latency', 'curve', 'fanout'].includes(p)).join(', '),
+        supervisor: peak(roles.supervisor),
+        api: peak(roles.api),
+        worker: peak(roles.worker),
+      };
+    }
     const code = await serve.stop();
     if (code !== 0) say(`orbit serve exited with ${code}`);
     if (serveProfileDir !== undefined) {
