@@ -25,8 +25,7 @@ import {
   type EndpointContext,
   type EndpointForm,
 } from './endpoint-pages.ts';
-import type { Html } from './html.ts';
-import type { Flash } from './layout.ts';
+import type { RenderPage } from './layout.ts';
 import { errorBody } from './login-pages.ts';
 import { formOf, formValues, setFlash, type UiEnv } from './security.ts';
 
@@ -35,12 +34,7 @@ export interface EndpointRouteOptions {
   prefix: string;
   /** The context of this request: its application (throws not found when there is none). */
   context(c: Context<UiEnv>): Promise<EndpointContext>;
-  render(
-    c: Context<UiEnv>,
-    title: string,
-    body: Html,
-    options?: { status?: 200 | 400 | 403 | 404; flash?: Flash | null },
-  ): Promise<Response> | Response;
+  render: RenderPage;
 }
 
 /** The tenant's live event types, for the filter checkboxes and the example's choices. */

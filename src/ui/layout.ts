@@ -1,7 +1,9 @@
 /** The page frame of the console and the portal, and the pieces every page shares. */
+import type { Context } from 'hono';
 import { MESSAGE_STATUSES, type MessageStatus } from '../domain/delivery.ts';
 import { assetUrl, type AssetName } from './assets.ts';
 import { html, nothing, when, type Child, type Html } from './html.ts';
+import type { UiEnv } from './security.ts';
 
 /** After a retry: how many attempts the message had, and how many new ones its page waits for. */
 export interface RetryMark {
@@ -16,6 +18,14 @@ export interface Flash {
 }
 
 export type Area = 'console' | 'portal';
+
+/** Renders a page in its area's frame: what the shared route modules are given by the console and the portal. */
+export type RenderPage = (
+  c: Context<UiEnv>,
+  title: string,
+  body: Html,
+  options?: { status?: 200 | 400 | 403 | 404; flash?: Flash | null },
+) => Promise<Response> | Response;
 
 export interface NavItem {
   key: string;

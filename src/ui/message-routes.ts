@@ -6,8 +6,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { retryMessage } from '../services/delivery.ts';
-import type { Html } from './html.ts';
-import type { Flash } from './layout.ts';
+import type { RenderPage } from './layout.ts';
 import {
   deliveryFragment,
   loadMessage,
@@ -31,12 +30,7 @@ export interface MessageRouteOptions {
   /** Where the pages live: `/ui` or `/portal` (the context's `base`). */
   base: LogContext['base'];
   context(c: Context<UiEnv>): LogContext;
-  render(
-    c: Context<UiEnv>,
-    title: string,
-    body: Html,
-    options?: { status?: 200 | 400 | 403 | 404; flash?: Flash | null },
-  ): Promise<Response> | Response;
+  render: RenderPage;
 }
 
 export function messageRoutes(options: MessageRouteOptions): Hono<UiEnv> {
