@@ -498,16 +498,21 @@ async function applyBatch(
   ];
   // Sent together, without waiting for each answer (postgres.js pipelines them on the transaction's
   // connection): none needs another's result, and a failure in one aborts the transaction anyway.
-  // All settle before a failure is thrown, so none is still to be sent when the rollback goes out.
-  const [written, ...others] = await Promise.allSettled([
-    tx.unsafe<{ run_id: string; status: keyof DeliveryCounts; n: number }[]>(WRITE_BATCH, parameters as postgres.ParameterOrJSON<never>[], {
-      prepare: true,
-    }),
+  // All settle before a failure is thrown, so none is still to be sent when the rollback goes out;
+  // the write's error comes first (the others then fail only because it aborted the transaction).
+  const written = tx.unsafe<{ run_id: string; status: keyof DeliveryCounts; n: number }[]>(
+    WRITE_BATCH,
+    parameters as postgres.ParameterOrJSON<never>[],
+    { prepare: true },
+  );
+  const settled = await Promise.allSettled([
+    written,
     setHeads({ postgres: tx }, newHeads),
     jobs.length > 0 ? enqueueDeliveries(deps.boss, jobs, { postgres: tx }) : undefined,
   ]);
-  for (const result of [written, ...others]) if (result?.status === 'rejected') throw result.reason;
-  const counts = (written as PromiseFulfilledResult<{ run_id: string; status: keyof DeliveryCounts; n: number }[]>).value;
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  const counts = await written;
 
   const byRun = new Map<string, DeliveryCounts>();
   for (const id of changed) byRun.set(id, { pending: newDeliveries.get(id) ?? 0, succeeded: 0, failed: 0 });
