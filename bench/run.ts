@@ -499,16 +499,14 @@ interface StatementRow {
   rows: number;
 }
 
+const TABLE_COUNTERS = ['seqScans', 'seqRowsRead', 'indexScans', 'inserted', 'updated', 'hotUpdated', 'deleted'] as const;
+type TableCounter = (typeof TABLE_COUNTERS)[number];
+
 /** What the window did to one table: scans, row writes and how many updates were HOT. */
-interface TableActivity {
-  table: string;
-  seqScans: number;
-  seqRowsRead: number;
-  indexScans: number;
-  inserted: number;
-  updated: number;
-  hotUpdated: number;
-  deleted: number;
+type TableActivity = { table: string } & Record<TableCounter, number>;
+
+function tableCounts(value: (counter: TableCounter) => number): Record<TableCounter, number> {
+  return Object.fromEntries(TABLE_COUNTERS.map((counter) => [counter, value(counter)])) as Record<TableCounter, number>;
 }
 
 interface StatementWindow {
@@ -530,16 +528,7 @@ async function tableCounters(db: Db): Promise<TableActivity[]> {
       coalesce(idx_scan, 0)::text as "indexScans", n_tup_ins::text as inserted, n_tup_upd::text as updated,
       n_tup_hot_upd::text as "hotUpdated", n_tup_del::text as deleted
     from pg_stat_user_tables`;
-  return rows.map((row) => ({
-    table: row.table,
-    seqScans: Number(row.seqScans),
-    seqRowsRead: Number(row.seqRowsRead),
-    indexScans: Number(row.indexScans),
-    inserted: Number(row.inserted),
-    updated: Number(row.updated),
-    hotUpdated: Number(row.hotUpdated),
-    deleted: Number(row.deleted),
-  }));
+  return rows.map((row) => ({ table: row.table, ...tableCounts((counter) => Number(row[counter])) }));
 }
 
 async function resetStatements(db: Db): Promise<WindowStart> {
@@ -557,17 +546,7 @@ async function statementWindow(db: Db, start: WindowStart, ownTransactions: numb
   const tables = (await tableCounters(db))
     .map((after) => {
       const was = before.get(after.table);
-      const delta = (key: Exclude<keyof TableActivity, 'table'>): number => after[key] - (was?.[key] ?? 0);
-      return {
-        table: after.table,
-        seqScans: delta('seqScans'),
-        seqRowsRead: delta('seqRowsRead'),
-        indexScans: delta('indexScans'),
-        inserted: delta('inserted'),
-        updated: delta('updated'),
-        hotUpdated: delta('hotUpdated'),
-        deleted: delta('deleted'),
-      };
+      return { table: after.table, ...tableCounts((counter) => after[counter] - (was?.[counter] ?? 0)) };
     })
     .filter((table) => table.seqScans + table.indexScans + table.inserted + table.updated + table.deleted > 0)
     .sort((a, b) => b.seqRowsRead + b.inserted + b.updated - (a.seqRowsRead + a.inserted + a.updated));
