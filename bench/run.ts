@@ -100,6 +100,8 @@ const ORIGIN_WORKER_CPU = envNumber('BENCH_ORIGIN_WORKER_CPU', 0.25);
 
 const PHASES = ['relay', 'throughput', 'ordered', 'latency', 'curve', 'fanout', 'drain', 'origin'] as const;
 type Phase = (typeof PHASES)[number];
+/** The phases one `orbit serve` runs, in order (the others start `orbit api` and `orbit worker`). */
+const SERVE_PHASES: readonly Phase[] = ['throughput', 'ordered', 'latency', 'curve', 'fanout'];
 const args = process.argv.slice(2);
 const CPU_PROF = args.includes('--cpu-prof');
 const KEEP = args.includes('--keep');
@@ -1934,9 +1936,8 @@ async function main(): Promise<void> {
     serve = null;
 
     const serveProfileDir = CPU_PROF ? join(profileRoot, 'serve') : undefined;
-    const servePhases =
-      selected.has('throughput') || selected.has('ordered') || selected.has('latency') || selected.has('curve') || selected.has('fanout');
-    if (servePhases) {
+    const servePhases = SERVE_PHASES.filter((phase) => selected.has(phase));
+    if (servePhases.length > 0) {
       serve = await startOrbit('serve', orbitEnv, serveProfileDir);
     } else {
       // The database must run for openDb: a short serve without a profile.
@@ -1948,7 +1949,7 @@ async function main(): Promise<void> {
     const bossVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules/pg-boss/package.json'), 'utf8')) as { version: string }).version;
     results.environment['pg-boss'] = bossVersion;
 
-    if (servePhases) {
+    if (servePhases.length > 0) {
       const api: Api = { pool: new Pool(serve.url as string, { connections: 256 }), key: adminKey, receiverUrls: receiver.urls };
       try {
         if (selected.has('throughput')) await throughputPhase(serve, api, receiver, db);
@@ -1961,10 +1962,10 @@ async function main(): Promise<void> {
       }
     }
     const roles = serveRoles(serve.pid);
-    if (servePhases) {
+    if (servePhases.length > 0) {
       const peak = (pids: number[]): number => round(Math.max(0, ...pids.map((pid) => memoryKiB(pid).hwm)) / 1024, 1);
       results.servePeakRssMiB = {
-        phases: [...selected].filter((p) => ['throughput', 'ordered', 'latency', 'curve', 'fanout'].includes(p)).join(', '),
+        phases: servePhases.join(', '),
         supervisor: peak(roles.supervisor),
         api: peak(roles.api),
         worker: peak(roles.worker),
@@ -1973,9 +1974,7 @@ async function main(): Promise<void> {
     const code = await serve.stop();
     if (code !== 0) say(`orbit serve exited with ${code}`);
     if (serveProfileDir !== undefined) {
-      const phases = [...selected]
-        .filter((p) => p === 'throughput' || p === 'ordered' || p === 'latency' || p === 'curve' || p === 'fanout')
-        .join(' + ');
+      const phases = servePhases.join(' + ');
       for (const pid of roles.api) summariseProfiles(serveProfileDir, pid, `orbit serve's API process (${phases})`);
       for (const pid of roles.worker) summariseProfiles(serveProfileDir, pid, `orbit serve's worker process (${phases})`);
     }
