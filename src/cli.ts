@@ -65,7 +65,12 @@ async function startDatabase(config: Config, logger: Logger, life: Lifecycle): P
 }
 
 async function openServices(databaseUrl: string, config: Config, logger: Logger, life: Lifecycle, name: string): Promise<ServiceDeps> {
-  const database = openDatabase(databaseUrl, { poolSize: config.dbPoolSize, applicationName: `orbit-${name}` });
+  const database = openDatabase(databaseUrl, {
+    poolSize: config.dbPoolSize,
+    applicationName: `orbit-${name}`,
+    // The delivery worker's statements (its job fetch among them) have fixed shapes: plan each once.
+    genericPlans: name === 'worker',
+  });
   life.started.push({ name: 'database pool', stop: () => database.close() });
   const boss = createBoss({
     connectionString: databaseUrl,

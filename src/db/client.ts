@@ -44,6 +44,12 @@ export interface DatabaseHandle {
 export interface DatabaseOptions {
   poolSize: number;
   applicationName?: string;
+  /**
+   * Every prepared statement on these connections keeps one generic plan (`plan_cache_mode`):
+   * for a pool whose statements all have a fixed shape, such as the delivery worker's
+   * (docs/operations.md, "Planning").
+   */
+  genericPlans?: boolean;
 }
 
 /**
@@ -72,7 +78,11 @@ export function openDatabase(url: string, options: DatabaseOptions): DatabaseHan
     // No JIT: Orbit's statements each touch a few rows, but an overestimate (a log that grew since its
     // last ANALYZE) can push one over jit_above_cost, and compiling it then took 20 ms of a 25 ms
     // statement. Set per connection, so it holds on any PostgreSQL.
-    connection: { application_name: options.applicationName ?? 'orbit', jit: 'off' },
+    connection: {
+      application_name: options.applicationName ?? 'orbit',
+      jit: 'off',
+      ...(options.genericPlans === true ? { plan_cache_mode: 'force_generic_plan' } : {}),
+    },
   });
   const db = drizzle(preparing(sql), { schema });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };
@@ -84,14 +94,19 @@ export function openDatabase(url: string, options: DatabaseOptions): DatabaseHan
  * per transaction (docs/operations.md, "Performance"). `run` gets the connection, reserved for it,
  * and BEGIN's answer, which it awaits together with its first statements. Committed when `run`
  * resolves, rolled back when it throws; the connection goes back to the pool only then.
+ * `genericPlans`: the transaction's prepared statements use their generic plan (see
+ * DatabaseOptions), set with the BEGIN in the same message.
  */
 export async function pipelinedTransaction<T>(
   sql: postgres.Sql,
   run: (tx: postgres.ReservedSql, begun: Promise<unknown>) => Promise<T>,
+  options: { genericPlans?: boolean } = {},
 ): Promise<T> {
   const tx = await sql.reserve();
   try {
-    const begun = tx.unsafe('begin').execute();
+    const begin =
+      options.genericPlans === true ? tx.unsafe(`begin; set local plan_cache_mode = force_generic_plan`).simple() : tx.unsafe('begin');
+    const begun = begin.execute();
     // Awaited by `run`; observed here too, so a BEGIN that fails before `run` awaits it is no unhandled rejection.
     begun.catch(() => undefined);
     let result: T;

@@ -1,5 +1,13 @@
 import { sql as drizzleSql } from 'drizzle-orm';
-import { fromDrizzle, type DrizzleTransactionLike, type JobAttempt, type JobInsert, type PgBoss } from 'pg-boss';
+import {
+  fromDrizzle,
+  type ConnectionOptions,
+  type DrizzleTransactionLike,
+  type Db,
+  type JobAttempt,
+  type JobInsert,
+  type PgBoss,
+} from 'pg-boss';
 import type postgres from 'postgres';
 import { ATTEMPT_TRIGGERS, onSchedule, type AttemptTrigger } from '../domain/delivery.ts';
 import { uuidFromName } from '../lib/ids.ts';
@@ -66,14 +74,27 @@ function toInsert(job: PlannedDelivery): JobInsert<DeliveryJob> {
  */
 export type EnqueueTransaction = { drizzle: DrizzleTransactionLike } | { postgres: postgres.TransactionSql | postgres.ReservedSql };
 
-function bossDb(tx: EnqueueTransaction) {
+function bossDb(tx: EnqueueTransaction): Db {
   if ('drizzle' in tx) return fromDrizzle(tx.drizzle, drizzleSql);
-  const client = tx.postgres;
+  return preparedDb(tx.postgres);
+}
+
+/**
+ * pg-boss's statements on a postgres.js connection, each a named prepared statement: parsed and
+ * planned once per connection instead of on every call, as pg-boss's own pool does (its job fetch
+ * cost more to plan than to run; docs/operations.md, "Planning").
+ */
+function preparedDb(client: postgres.Sql | postgres.TransactionSql | postgres.ReservedSql): Db {
   return {
     executeSql: async (text: string, values?: unknown[]) => ({
       rows: await client.unsafe(text, (values ?? []) as postgres.ParameterOrJSON<never>[], { prepare: true }),
     }),
   };
+}
+
+/** Where a worker's fetch, complete, fail and touch calls go: Orbit's own pool, statements prepared. */
+export function bossConnection(sql: postgres.Sql): ConnectionOptions {
+  return { db: preparedDb(sql) };
 }
 
 /** Runs one statement in the caller's transaction, of either kind, and answers its rows. */

@@ -136,11 +136,17 @@ async function commitBatch(deps: ServiceDeps, batch: IngestRequest[]): Promise<v
   let outcomes: Outcome[];
   let enqueued: PlannedDelivery[] = [];
   try {
-    outcomes = await pipelinedTransaction(deps.sql, async (tx, begun) => {
-      const result = await applyBatch(deps, tx, batch, begun);
-      enqueued = result.jobs;
-      return result.outcomes;
-    });
+    // Generic plans: a custom plan, made whenever a batch is smaller than the generic plan's
+    // estimate, cost a third of the write's execution time (docs/operations.md, "Planning").
+    outcomes = await pipelinedTransaction(
+      deps.sql,
+      async (tx, begun) => {
+        const result = await applyBatch(deps, tx, batch, begun);
+        enqueued = result.jobs;
+        return result.outcomes;
+      },
+      { genericPlans: true },
+    );
   } catch (error) {
     // A statement error caused by one request must not fail the others that shared its
     // transaction: retry each alone, so only the culprit gets the error.

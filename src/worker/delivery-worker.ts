@@ -6,7 +6,7 @@
  * (fair-share.ts, peers.ts). docs/architecture.md, "The delivery worker", tells the whole story.
  */
 import { analyzeDeliveryQueues, HOLD_FACTOR } from '../queue/boss.ts';
-import { DELIVERY_QUEUES, replaceJobs, wakeTargets, type PlannedDelivery } from '../queue/delivery-queue.ts';
+import { bossConnection, DELIVERY_QUEUES, replaceJobs, wakeTargets, type PlannedDelivery } from '../queue/delivery-queue.ts';
 import {
   attemptDelivery,
   earliestRetry,
@@ -64,12 +64,14 @@ export async function startDeliveryWorker(deps: DeliveryDeps, options: DeliveryW
     },
   });
 
+  const connection = bossConnection(deps.sql);
   const loopOf = (name: string, concurrency: number, pollMs: number): QueueLoop => {
     const maxRunning = Math.max(1, concurrency);
     const capacity = 4 * maxRunning;
     return new QueueLoop({
       name,
       boss,
+      connection,
       logger,
       maxRunning,
       capacity,

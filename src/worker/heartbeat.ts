@@ -19,6 +19,7 @@ export function startHeartbeat(boss: PgBoss, loops: readonly QueueLoop[], logger
         .touch(
           loop.name,
           claims.map((claim) => claim.job),
+          loop.connection,
         )
         .then(
           (response) => {

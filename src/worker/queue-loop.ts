@@ -4,7 +4,7 @@
  * the record batcher on its own. So a slow receiver holds its own slots only: never a batch, the
  * loop, or a fast receiver's record.
  */
-import type { Job, JobAttempt, PgBoss } from 'pg-boss';
+import type { ConnectionOptions, Job, JobAttempt, PgBoss } from 'pg-boss';
 import type { Logger } from '../lib/logger.ts';
 import { HOLD_FACTOR } from '../queue/boss.ts';
 import { parseDeliveryJob, type PlannedDelivery } from '../queue/delivery-queue.ts';
@@ -29,6 +29,8 @@ export type ClaimSettlement = Settlement<Claim, AttemptResult>;
 export interface QueueLoopOptions {
   name: string;
   boss: PgBoss;
+  /** Where its fetch, complete, fail and touch calls go (queue/delivery-queue.ts, bossConnection). */
+  connection: ConnectionOptions;
   logger: Logger;
   /** Attempts in flight at most. */
   maxRunning: number;
@@ -58,6 +60,7 @@ const EXPIRY_MARGIN_MS = 30_000;
 
 export class QueueLoop {
   readonly name: string;
+  readonly connection: ConnectionOptions;
   readonly claims = new Map<string, Claim>();
   readonly slots: OriginSlots<{ claim: Claim; ready: ReadyDelivery }>;
   private readonly options: QueueLoopOptions;
@@ -72,6 +75,7 @@ export class QueueLoop {
   constructor(options: QueueLoopOptions) {
     this.options = options;
     this.name = options.name;
+    this.connection = options.connection;
     this.slots = new OriginSlots(this.limitsFor(options.share));
   }
 
@@ -256,6 +260,7 @@ export class QueueLoop {
           groupConcurrency: this.options.holdPerOrigin,
           // This worker's share of those origins' claims is taken: leave them to the other workers.
           ...(saturated.length > 0 ? { ignoreGroups: saturated } : {}),
+          ...this.connection,
         });
         failures = 0;
         if (this.stopping) {
@@ -264,6 +269,8 @@ export class QueueLoop {
             await this.options.boss.fail(
               this.name,
               jobs.map((job) => ({ id: job.id, retryCount: job.retryCount })),
+              null,
+              this.connection,
             );
           break;
         }
@@ -292,8 +299,8 @@ export async function settleClaims(boss: PgBoss, logger: Logger, loops: readonly
     if (completed.length + failed.length === 0) continue;
     try {
       // Fenced to the fetched attempt: a claim lost meanwhile is left to its new holder.
-      if (completed.length > 0) await boss.complete(loop.name, completed);
-      if (failed.length > 0) await boss.fail(loop.name, failed);
+      if (completed.length > 0) await boss.complete(loop.name, completed, null, loop.connection);
+      if (failed.length > 0) await boss.fail(loop.name, failed, null, loop.connection);
     } catch (error) {
       // Recorded already: when the job comes back after its heartbeat, it is skipped as stale.
       logger.warn({ err: error, queue: loop.name }, 'settling delivery jobs failed; they come back after their heartbeat');

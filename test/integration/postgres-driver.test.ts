@@ -6,7 +6,7 @@
  */
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
-import { pipelinedTransaction } from '../../src/db/client.ts';
+import { openDatabase, pipelinedTransaction } from '../../src/db/client.ts';
 import { createTestDatabase } from '../support/database.ts';
 
 const clients: postgres.Sql[] = [];
@@ -109,5 +109,56 @@ describe('pipelinedTransaction (BEGIN sent with the first statements)', () => {
       }),
     ).rejects.toThrow('ROLLBACK');
     expect(await ids(other)).toEqual([]);
+  });
+});
+
+describe('generic plans (statements planned once)', () => {
+  const planCounts = async (db: postgres.Sql | postgres.ReservedSql, prefix: string): Promise<{ generic: number; custom: number }> => {
+    const [row] = await db<{ generic: number; custom: number }[]>`
+      select generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements where statement like ${`${prefix}%`}`;
+    return row ?? { generic: 0, custom: 0 };
+  };
+  const LOOKUP = 'select id from items where id = any($1::int[]) /* lookup */';
+
+  it('pipelinedTransaction({ genericPlans }) uses the generic plan, for that transaction only', async () => {
+    const url = await createTestDatabase();
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    clients.push(sql);
+    await sql`create table items (id int primary key)`;
+    await sql`insert into items select generate_series(1, 1000)`;
+    await sql`analyze items`;
+    const run = (genericPlans: boolean) =>
+      pipelinedTransaction(
+        sql,
+        async (tx, begun) => {
+          const [, mode] = await Promise.all([begun, tx.unsafe<{ plan_cache_mode: string }[]>('show plan_cache_mode')]);
+          await tx.unsafe(LOOKUP, [[1, 2]], { prepare: true });
+          return mode[0]?.plan_cache_mode;
+        },
+        { genericPlans },
+      );
+    for (let i = 0; i < 8; i++) expect(await run(true)).toBe('force_generic_plan');
+    // Without the setting, PostgreSQL makes custom plans for a statement's first five executions.
+    expect(await planCounts(sql, 'select id from items')).toEqual({ generic: 8, custom: 0 });
+    expect(await run(false)).toBe('auto');
+    expect(await planCounts(sql, 'select id from items')).toEqual({ generic: 8, custom: 1 });
+    // SET LOCAL: the (only) connection is back to the server's setting.
+    expect((await sql<{ plan_cache_mode: string }[]>`show plan_cache_mode`)[0]?.plan_cache_mode).toBe('auto');
+  });
+
+  it('openDatabase({ genericPlans }) sets it for every connection of the pool', async () => {
+    const url = await createTestDatabase();
+    const generic = openDatabase(url, { poolSize: 2, genericPlans: true });
+    const plain = openDatabase(url, { poolSize: 1 });
+    try {
+      const modes = await Promise.all(
+        [generic.sql, generic.sql, plain.sql].map(
+          async (db) => (await db<{ plan_cache_mode: string }[]>`show plan_cache_mode`)[0]?.plan_cache_mode,
+        ),
+      );
+      expect(modes).toEqual(['force_generic_plan', 'force_generic_plan', 'auto']);
+    } finally {
+      await Promise.all([generic.close(), plain.close()]);
+    }
   });
 });

@@ -48,7 +48,8 @@ export interface DeliveryHarness extends DatabaseHandle {
 export async function startDeliveryHarness(options: HarnessOptions = {}): Promise<DeliveryHarness> {
   // Imported lazily: database.ts needs vitest's runner, and benchmarks pass their own URL.
   const url = options.databaseUrl ?? (await (await import('./database.ts')).createTestDatabase());
-  const handle = openDatabase(url, { poolSize: 10 });
+  // As the worker process opens it (src/cli.ts).
+  const handle = openDatabase(url, { poolSize: 10, genericPlans: true });
   const settings: DeliverySettings = {
     retrySchedule: options.retrySchedule ?? [20, 20, 20, 20, 20],
     retryJitter: options.retryJitter ?? 0,
