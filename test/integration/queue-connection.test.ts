@@ -57,11 +57,11 @@ describe('bossConnection (pg-boss calls through postgres.js, prepared)', () => {
     const attempts = fetched.map((job) => ({ id: job.id, retryCount: job.retryCount }));
     const touched = (await boss.touch(queue, attempts, connection)) as { settled?: string[] };
     expect([...(touched.settled ?? [])].sort()).toEqual(attempts.map((job) => job.id).sort());
-    const completed = await boss.complete(queue, attempts, null, connection);
+    const completed = (await boss.complete(queue, attempts, null, connection)) as { affected?: number };
     expect(completed.affected).toBe(2);
     for (const job of fetched) expect((await boss.getJobById(queue, job.id))?.state).toBe('completed');
     // Settled once: a second complete of the same attempts changes nothing.
-    expect((await boss.complete(queue, attempts, null, connection)).affected).toBe(0);
+    expect(((await boss.complete(queue, attempts, null, connection)) as { affected?: number }).affected).toBe(0);
 
     const prepared = await handle.sql<{ statement: string; generic: number; custom: number }[]>`
       select statement, generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements`;
