@@ -499,6 +499,9 @@ interface StatementRow {
   calls: number;
   totalMs: number;
   rows: number;
+  /** Times it was planned (a prepared statement that keeps its plan is planned once per connection). */
+  plans: number;
+  planMs: number;
 }
 
 const TABLE_COUNTERS = ['seqScans', 'seqRowsRead', 'indexScans', 'inserted', 'updated', 'hotUpdated', 'deleted'] as const;
@@ -552,8 +555,9 @@ async function statementWindow(db: Db, start: WindowStart, ownTransactions: numb
     })
     .filter((table) => table.seqScans + table.indexScans + table.inserted + table.updated + table.deleted > 0)
     .sort((a, b) => b.seqRowsRead + b.inserted + b.updated - (a.seqRowsRead + a.inserted + a.updated));
-  const rows = await db.monitor<{ query: string; calls: string; total: number; rows: string }[]>`
-    select s.query, s.calls::text as calls, s.total_exec_time as total, s.rows::text as rows
+  const rows = await db.monitor<{ query: string; calls: string; total: number; rows: string; plans: string; plan: number }[]>`
+    select s.query, s.calls::text as calls, s.total_exec_time as total, s.rows::text as rows,
+      s.plans::text as plans, s.total_plan_time as plan
     from pg_stat_statements s
     where s.dbid = (select oid from pg_database where datname = 'postgres')
       and s.userid = (select oid from pg_roles where rolname = 'postgres')`;
@@ -565,13 +569,15 @@ async function statementWindow(db: Db, start: WindowStart, ownTransactions: numb
     calls: Number(row.calls),
     totalMs: row.total,
     rows: Number(row.rows),
+    plans: Number(row.plans),
+    planMs: row.plan,
   }));
   const control = all.filter((row) => /^(begin|commit|rollback|savepoint|release)\b/i.test(row.query));
   return {
     statements: all.reduce((sum, row) => sum + row.calls, 0),
     transactionControl: control.reduce((sum, row) => sum + row.calls, 0),
     transactions: Number(xact?.n ?? 0) - start.transactions - ownTransactions,
-    top: all.sort((a, b) => b.totalMs - a.totalMs).slice(0, 14),
+    top: all.sort((a, b) => b.totalMs + b.planMs - (a.totalMs + a.planMs)).slice(0, 14),
     tables,
   };
 }
@@ -612,6 +618,8 @@ function waitSampler(db: Db) {
 async function prepareDatabase(superUrl: string, benchPassword: string): Promise<void> {
   const sql = postgres(superUrl, { max: 1, onnotice: () => {} });
   await sql.unsafe(`alter system set shared_preload_libraries = 'pg_stat_statements'`);
+  // Planning counted apart from execution: a statement planned on every call shows here.
+  await sql.unsafe(`alter system set pg_stat_statements.track_planning = on`);
   await sql.unsafe(`create role bench login superuser password '${benchPassword}'`);
   await sql.unsafe('create database bench');
   await sql.end();
@@ -773,6 +781,8 @@ interface LatencyResult {
   cpu: Record<string, number>;
   cpuMicros: Record<string, number>;
   eventLoop: EventLoops;
+  /** The latency phase's statements (not the curve's rates). */
+  window?: StatementWindow;
 }
 
 interface Results {
@@ -975,7 +985,15 @@ async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db,
 }
 
 /** Events sent open-loop at `rate` per second for `seconds`: request sent → receipt, by svix-id. */
-async function measureLatency(api: Api, receiver: Helper, orbit: Orbit, rate: number, seconds: number): Promise<LatencyResult> {
+/** `beforeSend`: called once the runs exist, just before the events go out. */
+async function measureLatency(
+  api: Api,
+  receiver: Helper,
+  orbit: Orbit,
+  rate: number,
+  seconds: number,
+  beforeSend?: () => Promise<void>,
+): Promise<LatencyResult> {
   const total = rate * seconds;
   const runCount = Math.ceil(total / EVENTS_PER_RUN);
   say(`latency: creating ${fmt(runCount)} runs`);
@@ -1026,6 +1044,7 @@ async function measureLatency(api: Api, receiver: Helper, orbit: Orbit, rate: nu
     inFlight.push(promise);
   };
 
+  await beforeSend?.();
   const meter = cpuMeter(serveGroups(orbit, receiver));
   say(`latency: ${fmt(rate)} events/s for ${seconds} s`);
   await orbit.probe();
@@ -1083,8 +1102,12 @@ async function measureLatency(api: Api, receiver: Helper, orbit: Orbit, rate: nu
   return result;
 }
 
-async function latencyPhase(api: Api, receiver: Helper, orbit: Orbit): Promise<void> {
-  results.latency = await measureLatency(api, receiver, orbit, LATENCY_RATE, LATENCY_SECONDS);
+async function latencyPhase(api: Api, receiver: Helper, orbit: Orbit, db: Db): Promise<void> {
+  let windowStart: WindowStart | null = null;
+  const result = await measureLatency(api, receiver, orbit, LATENCY_RATE, LATENCY_SECONDS, async () => {
+    windowStart = await resetStatements(db);
+  });
+  results.latency = { ...result, ...(windowStart ? { window: await statementWindow(db, windowStart, 0) } : {}) };
 }
 
 /** Latency against offered load: each rate of CURVE_RATES for CURVE_SECONDS. */
@@ -1539,11 +1562,12 @@ function status(met: boolean): string {
 }
 
 function statementTable(window: StatementWindow, deliveries: number): string[] {
-  const lines = ['| calls / delivery | total ms | mean ms | statement |', '|---:|---:|---:|---|'];
+  const lines = ['| calls / delivery | total ms | mean ms | plans / call | planning ms | statement |', '|---:|---:|---:|---:|---:|---|'];
   for (const row of window.top) {
     const text = row.query.length > 150 ? `${row.query.slice(0, 150)}…` : row.query;
+    const calls = Math.max(1, row.calls);
     lines.push(
-      `| ${round(row.calls / deliveries, 3)} | ${fmt(row.totalMs)} | ${round(row.totalMs / Math.max(1, row.calls), 3)} | \`${text.replaceAll('|', '\\|')}\` |`,
+      `| ${round(row.calls / deliveries, 3)} | ${fmt(row.totalMs)} | ${round(row.totalMs / calls, 3)} | ${round(row.plans / calls, 2)} | ${fmt(row.planMs)} | \`${text.replaceAll('|', '\\|')}\` |`,
     );
   }
   return lines;
@@ -1788,7 +1812,7 @@ function report(): string {
         .map((w) => `${w.what} ${w.backends}`)
         .join(' · ')}`,
       '',
-      'Top statements by total execution time (pg_stat_statements over the phase):',
+      'Top statements by execution and planning time (pg_stat_statements over the phase):',
       '',
       ...statementTable(t.window, t.deliveries),
       '',
@@ -1808,7 +1832,7 @@ function report(): string {
       `- statements per delivery: **${ord.statementsPerDelivery}** (${ord.statementsPerDeliveryNoTxControl} without BEGIN/COMMIT), transactions per delivery ${ord.transactionsPerDelivery}`,
       `- CPU (% of one core): ${cpuLine(ord.cpu)}`,
       '',
-      'Top statements by total execution time:',
+      'Top statements by execution and planning time:',
       '',
       ...statementTable(ord.window, Math.max(1, ord.deliveries)),
       '',
@@ -1825,6 +1849,9 @@ function report(): string {
       `- CPU (% of one core): ${cpuLine(l.cpu)}`,
       ...loopLines(l.eventLoop),
       '',
+      ...(l.window
+        ? ['Top statements by execution and planning time:', '', ...statementTable(l.window, Math.max(1, l.delivered)), '']
+        : []),
     );
   }
   if (f) {
@@ -1856,7 +1883,7 @@ function report(): string {
         .map((w) => `${w.what} ${w.backends}`)
         .join(' · ')}`,
       '',
-      'Top statements by total execution time:',
+      'Top statements by execution and planning time:',
       '',
       ...statementTable(d.window, Math.max(1, d.delivered)),
       '',
@@ -1867,7 +1894,7 @@ function report(): string {
     '## Method',
     '',
     '- Every process runs on this machine: the bench driver (undici), Orbit, its embedded PostgreSQL, and the receiver (bench/receiver.ts, node:http answering 204, its own process). They share the CPUs; the CPU lines above say who used what.',
-    "- PostgreSQL runs as Orbit configures it, plus `shared_preload_libraries = pg_stat_statements` (ALTER SYSTEM and one restart before the phases). Statements are counted for Orbit's role and database only; the bench connects as a role of its own.",
+    "- PostgreSQL runs as Orbit configures it, plus `shared_preload_libraries = pg_stat_statements` with `pg_stat_statements.track_planning = on` (ALTER SYSTEM and one restart before the phases). Statements are counted for Orbit's role and database only; the bench connects as a role of its own.",
     '- Rerun: `npm run bench` (all phases, writes this file) or `node bench/run.ts throughput latency fanout` (some phases, prints only); `--cpu-prof` adds CPU profiles of the Orbit processes.',
     '',
   );
@@ -1954,7 +1981,7 @@ async function main(): Promise<void> {
       try {
         if (selected.has('throughput')) await throughputPhase(serve, api, receiver, db);
         if (selected.has('ordered')) await throughputPhase(serve, api, receiver, db, true);
-        if (selected.has('latency')) await latencyPhase(api, receiver, serve);
+        if (selected.has('latency')) await latencyPhase(api, receiver, serve, db);
         if (selected.has('curve')) await curvePhase(api, receiver, serve);
         if (selected.has('fanout')) await fanoutPhase(serve, api, receiver);
       } finally {
