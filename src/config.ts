@@ -172,7 +172,8 @@ export const VARIABLES = {
   ORBIT_DB_POOL_SIZE: variable({
     default: '10',
     accepted: 'an integer from 2 to 200',
-    meaning: "PostgreSQL connections per process for Orbit's own queries (pg-boss has its own pool)",
+    meaning:
+      "PostgreSQL connections per process for Orbit's own queries, a worker's job fetch and completion among them (pg-boss has its own pool for the rest)",
     schema: integer(2, 200),
   }),
   ORBIT_API_PROCESSES: variable({
