@@ -80,9 +80,9 @@ function bossDb(tx: EnqueueTransaction): Db {
 }
 
 /**
- * pg-boss's statements on a postgres.js connection, each a named prepared statement: parsed and
- * planned once per connection instead of on every call, as pg-boss's own pool does (its job fetch
- * cost more to plan than to run; docs/operations.md, "Planning").
+ * pg-boss's statements on a postgres.js connection, each a named prepared statement, parsed and
+ * planned once per connection. pg-boss's own pool sends them unprepared, planned on every call, and
+ * its job fetch cost more to plan than to run (docs/operations.md, "Planning").
  */
 function preparedDb(client: postgres.Sql | postgres.TransactionSql | postgres.ReservedSql): Db {
   return {
