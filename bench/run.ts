@@ -103,12 +103,19 @@ type Phase = (typeof PHASES)[number];
 /** The phases one `orbit serve` runs, in order (the others start `orbit api` and `orbit worker`). */
 const SERVE_PHASES: readonly Phase[] = ['throughput', 'ordered', 'latency', 'curve', 'fanout'];
 const args = process.argv.slice(2);
+const USAGE = `usage: node bench/run.ts [phase…] [--cpu-prof] [--keep]; phases: ${PHASES.join(', ')} (all by default)\n`;
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const CPU_PROF = args.includes('--cpu-prof');
 const KEEP = args.includes('--keep');
-const chosen = args.filter((arg) => !arg.startsWith('--'));
-for (const name of chosen) {
-  if (!(PHASES as readonly string[]).includes(name)) {
-    process.stderr.write(`unknown phase ${name}; phases: ${PHASES.join(', ')}; flags: --cpu-prof, --keep\n`);
+const chosen = args.filter((arg) => !arg.startsWith('-'));
+// A mistyped flag or phase must not start a run of every phase.
+for (const arg of args) {
+  const known = arg.startsWith('-') ? arg === '--cpu-prof' || arg === '--keep' : (PHASES as readonly string[]).includes(arg);
+  if (!known) {
+    process.stderr.write(`unknown ${arg.startsWith('-') ? 'flag' : 'phase'} ${arg}; ${USAGE}`);
     process.exit(2);
   }
 }
