@@ -991,8 +991,10 @@ async function throughputPhase(orbit: Orbit, api: Api, receiver: Helper, db: Db,
   if (stats.timedOut) say(`${phase}: only ${stats.unique} of ${driven.expected} deliveries arrived within the timeout`);
 }
 
-/** Events sent open-loop at `rate` per second for `seconds`: request sent → receipt, by svix-id. */
-/** `beforeSend`: called once the runs exist, just before the events go out. */
+/**
+ * Events sent open-loop at `rate` per second for `seconds`: request sent → receipt, by svix-id.
+ * `beforeSend` is called once the runs exist, just before the events go out.
+ */
 async function measureLatency(
   api: Api,
   receiver: Helper,

@@ -138,8 +138,8 @@ describe('generic plans (statements planned once)', () => {
         { genericPlans },
       );
     for (let i = 0; i < 8; i++) expect(await run(true)).toBe('force_generic_plan');
-    // Without the setting, PostgreSQL makes custom plans for a statement's first five executions.
     expect(await planCounts(sql, 'select id from items')).toEqual({ generic: 8, custom: 0 });
+    // Without the setting, PostgreSQL makes custom plans for a statement's first five executions.
     expect(await run(false)).toBe('auto');
     expect(await planCounts(sql, 'select id from items')).toEqual({ generic: 8, custom: 1 });
     // SET LOCAL: the (only) connection is back to the server's setting.
