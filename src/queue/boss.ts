@@ -12,7 +12,7 @@ export const BOSS_SCHEMA = 'pgboss';
 export interface BossOptions {
   /** PostgreSQL connection string (Orbit's database). */
   connectionString: string;
-  /** pg-boss's own pool (fetch, complete, maintenance); the LISTEN connection comes on top. */
+  /** pg-boss's own pool (the retention and overview jobs, queue counts, schedules, maintenance); the LISTEN connection comes on top. */
   poolSize?: number;
   applicationName?: string;
   /** The name it registers under (delivery workers use worker/peers.ts's WORKER_INSTANCE_NAME). */

@@ -29,7 +29,7 @@ export type ClaimSettlement = Settlement<Claim, AttemptResult>;
 export interface QueueLoopOptions {
   name: string;
   boss: PgBoss;
-  /** Where its fetch, complete, fail and touch calls go (queue/delivery-queue.ts, bossConnection). */
+  /** Where its fetch, deleteJob, fail and touch calls go (queue/delivery-queue.ts, bossConnection). */
   connection: ConnectionOptions;
   logger: Logger;
   /** Attempts in flight at most. */
