@@ -4,7 +4,7 @@
  * connection plans them once.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../../src/db/client.ts';
+import { openDatabase } from '../../src/db/client.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { createBoss, startBoss } from '../../src/queue/boss.ts';
 import { bossConnection, DELIVERY_QUEUES, enqueueDeliveries, parseDeliveryJob } from '../../src/queue/delivery-queue.ts';
@@ -15,7 +15,10 @@ afterAll(async () => {
   for (const close of closers.reverse()) await close();
 });
 
-async function setUp(): Promise<{ handle: DatabaseHandle; boss: ReturnType<typeof createBoss> }> {
+const queue = DELIVERY_QUEUES.first;
+
+/** A fresh database with two jobs enqueued (for two origins), fetched through `bossConnection`. */
+async function twoFetchedJobs() {
   const url = await createTestDatabase();
   // One connection, so the prepared statements seen are the ones the calls used.
   const handle = openDatabase(url, { poolSize: 1, genericPlans: true });
@@ -25,20 +28,18 @@ async function setUp(): Promise<{ handle: DatabaseHandle; boss: ReturnType<typeo
     () => handle.close(),
     () => boss.stop({ graceful: false, timeout: 1_000 }),
   );
-  return { handle, boss };
+  const connection = bossConnection(handle.sql);
+  await enqueueDeliveries(boss, [
+    { messageId: 'msg_a', endpointId: 'ep_a', step: 1, trigger: 'scheduled', url: 'https://a.example:8443/hook' },
+    { messageId: 'msg_b', endpointId: 'ep_b', step: 1, trigger: 'scheduled', url: 'https://b.example/hook' },
+  ]);
+  const fetched = await boss.fetch<unknown>(queue, { batchSize: 10, groupConcurrency: 4, ...connection });
+  return { handle, boss, connection, fetched };
 }
 
 describe('bossConnection (pg-boss calls through postgres.js, prepared)', () => {
   it('fetches, touches and completes jobs as pg-boss does, each statement prepared once', async () => {
-    const { handle, boss } = await setUp();
-    const connection = bossConnection(handle.sql);
-    const queue = DELIVERY_QUEUES.first;
-    await enqueueDeliveries(boss, [
-      { messageId: 'msg_a', endpointId: 'ep_a', step: 1, trigger: 'scheduled', url: 'https://a.example:8443/hook' },
-      { messageId: 'msg_b', endpointId: 'ep_b', step: 1, trigger: 'scheduled', url: 'https://b.example/hook' },
-    ]);
-
-    const fetched = await boss.fetch<unknown>(queue, { batchSize: 10, groupConcurrency: 4, ...connection });
+    const { handle, boss, connection, fetched } = await twoFetchedJobs();
     expect(fetched.map((job) => parseDeliveryJob(job.data)?.messageId).sort()).toEqual(['msg_a', 'msg_b']);
     const a = fetched.find((job) => parseDeliveryJob(job.data)?.messageId === 'msg_a');
     expect(parseDeliveryJob(a?.data)).toEqual({ messageId: 'msg_a', endpointId: 'ep_a', step: 1, trigger: 'scheduled' });
@@ -74,14 +75,7 @@ describe('bossConnection (pg-boss calls through postgres.js, prepared)', () => {
   });
 
   it('deletes done jobs as the worker settles them, fenced to the fetched attempt, the statement prepared once', async () => {
-    const { handle, boss } = await setUp();
-    const connection = bossConnection(handle.sql);
-    const queue = DELIVERY_QUEUES.first;
-    await enqueueDeliveries(boss, [
-      { messageId: 'msg_a', endpointId: 'ep_a', step: 1, trigger: 'scheduled', url: 'https://a.example/hook' },
-      { messageId: 'msg_b', endpointId: 'ep_b', step: 1, trigger: 'scheduled', url: 'https://b.example/hook' },
-    ]);
-    const fetched = await boss.fetch<unknown>(queue, { batchSize: 10, groupConcurrency: 4, ...connection });
+    const { handle, boss, connection, fetched } = await twoFetchedJobs();
     expect(fetched).toHaveLength(2);
     const attempts = fetched.map((job) => ({ id: job.id, retryCount: job.retryCount }));
 
