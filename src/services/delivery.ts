@@ -18,7 +18,7 @@ import { newId } from '../lib/ids.ts';
 import { enqueueDeliveries, type DeliveryJob, type PlannedDelivery } from '../queue/delivery-queue.ts';
 import { createSender, type Sender } from '../sender/sender.ts';
 import type { ServiceDeps } from './deps.ts';
-import { applyHealthChanges, DEFAULT_DISABLE_AFTER_MS, healthChanges, type HealthSignal } from './endpoint-health.ts';
+import { applyHealthChanges, DEFAULT_DISABLE_AFTER_MS, healthChanges, type HealthChanges, type HealthSignal } from './endpoint-health.ts';
 import { observeAttempts, type RecordedAttempt } from './observe.ts';
 import { writeOperationalEvents, type OperationalEvent } from './operational.ts';
 import { advanceHeads, lockEndpoints } from './ordering.ts';
@@ -548,7 +548,9 @@ const RECORD_COLUMNS = [
 /**
  * One statement inserts every attempt row and updates every delivery. The attempt number comes from
  * the row-locked UPDATE (`attempt_count + 1`), so concurrent attempts of one delivery (a manual retry
- * beside a scheduled one) never share a number. Once succeeded, a delivery stays succeeded.
+ * beside a scheduled one) never share a number. Once succeeded, a delivery stays succeeded. An
+ * attempt already recorded is skipped: the worker writes a batch again when its commit went
+ * unanswered (the database going away), and that commit may have landed.
  */
 const RECORD = `
   with input as (
@@ -560,6 +562,7 @@ const RECORD = `
       $8::int[], $9::int[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
       as x(attempt_id, message_id, endpoint_id, url, trigger, outcome, started_at, duration_ms, response_status,
         response_body, error_kind, error_message, next_attempt_at, status, delivered_at)
+    where not exists (select 1 from attempts a where a.id = x.attempt_id)
   ),
   updated as (
     update deliveries d set
@@ -622,23 +625,9 @@ type RecordedRow = Omit<RecordedAttempt, 'runId'> & {
   delivered: boolean;
 };
 
-async function recordAttempts(deps: DeliveryDeps, results: readonly AttemptResult[]): Promise<RecordedRow[]> {
-  const records = results.map((result) => result.record);
-  const retries = results.flatMap((result) => (result.retry === null ? [] : [result.retry]));
-  const rounds = roundsOf(records);
-  const now = deps.clock.now();
-  const disableAfterMs = deps.delivery.endpointDisableAfterMs ?? DEFAULT_DISABLE_AFTER_MS;
-  // Ordered endpoints whose head ends here (succeeded, or failed for good): the next one goes.
-  const chains = [
-    ...new Set(
-      results.flatMap((result) =>
-        result.endpoint.ordered && (result.record.outcome === 'succeeded' || result.record.status === 'failed')
-          ? [result.record.endpoint_id]
-          : [],
-      ),
-    ),
-  ];
-  const health = healthChanges(
+/** What the attempts say about their endpoints' health (app endpoints only). */
+function healthOf(results: readonly AttemptResult[], now: Date, disableAfterMs: number): HealthChanges {
+  return healthChanges(
     results.flatMap((result): HealthSignal[] =>
       result.endpoint.kind === 'app'
         ? [
@@ -653,13 +642,32 @@ async function recordAttempts(deps: DeliveryDeps, results: readonly AttemptResul
     now,
     disableAfterMs,
   );
+}
+
+async function recordAttempts(deps: DeliveryDeps, results: readonly AttemptResult[]): Promise<RecordedRow[]> {
+  const records = results.map((result) => result.record);
+  const rounds = roundsOf(records);
+  const now = deps.clock.now();
+  const disableAfterMs = deps.delivery.endpointDisableAfterMs ?? DEFAULT_DISABLE_AFTER_MS;
+  // Ordered endpoints whose head ends here (succeeded, or failed for good): the next one goes.
+  const chains = [
+    ...new Set(
+      results.flatMap((result) =>
+        result.endpoint.ordered && (result.record.outcome === 'succeeded' || result.record.status === 'failed')
+          ? [result.record.endpoint_id]
+          : [],
+      ),
+    ),
+  ];
+  const health = healthOf(results, now, disableAfterMs);
   const healthChanged = health.succeeded.length + health.failed.length > 0;
   // An operational event may follow a failure, or a success after four failures; never at an operational endpoint.
   const reportable = results.some(
     (result) => result.endpoint.kind !== 'operational' && (result.record.outcome === 'failed' || result.attemptsBefore >= 4),
   );
   // A single statement is atomic on its own: a transaction only when several must commit together.
-  if (retries.length === 0 && rounds.length === 1 && chains.length === 0 && !healthChanged && !reportable) {
+  const retrying = results.some((result) => result.retry !== null);
+  if (!retrying && rounds.length === 1 && chains.length === 0 && !healthChanged && !reportable) {
     return [...(await deps.sql.unsafe<RecordedRow[]>(RECORD, recordParameters(records), { prepare: true }))];
   }
   const { rows, woken } = await deps.sql.begin(async (tx) => {
@@ -667,7 +675,13 @@ async function recordAttempts(deps: DeliveryDeps, results: readonly AttemptResul
     await lockEndpoints({ postgres: tx }, chains);
     const rows: RecordedRow[] = [];
     for (const round of rounds) rows.push(...(await tx.unsafe<RecordedRow[]>(RECORD, recordParameters(round), { prepare: true })));
-    const disabled = healthChanged ? await applyHealthChanges(tx, health, now, disableAfterMs) : [];
+    // Attempts recorded by an earlier try of this batch (its commit went unanswered) plan nothing again.
+    const recorded = new Set(rows.map((row) => row.attemptId));
+    const fresh = results.filter((result) => recorded.has(result.record.attempt_id));
+    const retries = fresh.flatMap((result) => (result.retry === null ? [] : [result.retry]));
+    const freshHealth = healthOf(fresh, now, disableAfterMs);
+    const disabled =
+      freshHealth.succeeded.length + freshHealth.failed.length > 0 ? await applyHealthChanges(tx, freshHealth, now, disableAfterMs) : [];
     const promoted = await advanceHeads({ postgres: tx }, [...chains, ...disabled.map((endpoint) => endpoint.id)], now);
     const events = reportable || disabled.length > 0 ? operationalEvents(results, rows, disabled) : [];
     const reported = await writeOperationalEvents({ postgres: tx }, events, now);

@@ -16,11 +16,22 @@ import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../../sr
 import { migrateDatabase } from '../../src/db/migrate.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { createBoss, startBoss } from '../../src/queue/boss.ts';
+import { DELIVERY_QUEUES } from '../../src/queue/delivery-queue.ts';
 import { bootstrap } from '../../src/services/bootstrap.ts';
+import { attemptDelivery, prepareDeliveries, recordDeliveries } from '../../src/services/delivery.ts';
 import { createServiceDeps } from '../../src/services/deps.ts';
 import { startDeliveryWorker } from '../../src/worker/delivery-worker.ts';
 import { createTestDatabase } from '../support/database.ts';
-import { createTenant, queueGroupedMessages, startDeliveryHarness, LOOPBACK, type DeliveryHarness } from '../support/delivery-fixtures.ts';
+import {
+  createTenant,
+  getAttempts,
+  getMessage,
+  queueGroupedMessages,
+  queueMessage,
+  startDeliveryHarness,
+  LOOPBACK,
+  type DeliveryHarness,
+} from '../support/delivery-fixtures.ts';
 import { startFakeReceiver, type FakeReceiver, type RecordedRequest } from '../support/fake-receiver.ts';
 
 const CHILD = fileURLToPath(new URL('../support/fault-worker-child.ts', import.meta.url));
@@ -80,6 +91,47 @@ it('a worker killed with SIGKILL while ~2,000 attempts are in flight loses nothi
   expect(seen).toBeLessThanOrEqual(inFlight);
   console.log(`SIGKILL: ${inFlight} attempts in flight at the kill, ${seen} duplicates (same svix-id) after the restart`);
 }, 90_000);
+
+it('a record written again after its commit went unanswered (the database going away) writes nothing twice and does not fail', async () => {
+  const url = await createTestDatabase();
+  const h = await startDeliveryHarness({ databaseUrl: url, worker: false, retrySchedule: [60_000] });
+  cleanups.push(() => h.close());
+  const tenant = await createTenant(h);
+  const ok = await startFakeReceiver({ script: [200] });
+  const failing = await startFakeReceiver({ script: [500] });
+  cleanups.push(
+    () => ok.close(),
+    () => failing.close(),
+  );
+  const succeeded = await queueMessage(h, { tenantId: tenant.tenantId, url: ok.url });
+  const retried = await queueMessage(h, { tenantId: tenant.tenantId, url: failing.url });
+
+  // One success alone (recorded by one statement), one failure with its retry (a transaction).
+  for (const [jobId, messageId] of [
+    ['job-a', succeeded],
+    ['job-b', retried],
+  ] as const) {
+    const prepared = await prepareDeliveries(h.deps, [{ jobId, messageId, step: 1, trigger: 'scheduled' }]);
+    const results = [];
+    for (const ready of prepared.ready) {
+      const result = await attemptDelivery(h.deps, ready);
+      if (result !== null) results.push(result);
+    }
+    expect(results).toHaveLength(1);
+    await recordDeliveries(h.deps, results);
+    // The worker writes the same batch again when the commit's answer was lost.
+    await recordDeliveries(h.deps, results);
+  }
+
+  expect(await getMessage(h, succeeded)).toMatchObject({ status: 'succeeded', attemptCount: 1 });
+  expect(await getMessage(h, retried)).toMatchObject({ status: 'pending', attemptCount: 1 });
+  expect((await getAttempts(h, succeeded)).map((row) => row.attempt)).toEqual([1]);
+  expect((await getAttempts(h, retried)).map((row) => row.attempt)).toEqual([1]);
+  const [steps] = await h.sql<{ steps: number }[]>`select steps from deliveries where message_id = ${retried}`;
+  expect(steps?.steps).toBe(1);
+  const retries = await h.boss.findJobs(DELIVERY_QUEUES.retry, { data: { messageId: retried } });
+  expect(retries.map((job) => (job.data as { step: number }).step)).toEqual([2]);
+});
 
 describe('with a PostgreSQL of its own', () => {
   let pg: EmbeddedPostgres;
