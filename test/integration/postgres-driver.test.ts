@@ -2,7 +2,8 @@
  * The PostgreSQL driver, patched (patches/postgres+3.4.9.patch, docs/architecture.md "The
  * PostgreSQL driver"): postgres.js 3.4.9 threw from a setImmediate when a transaction wrote its own
  * ROLLBACK on a connection that had just closed, an exception no caller can catch, so a PostgreSQL
- * restart with a transaction in flight could take an Orbit process down.
+ * restart with a transaction in flight could take an Orbit process down; and a failed read of the
+ * array types, the first statement of every new connection, was an unhandled rejection.
  */
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -50,6 +51,48 @@ describe('regression: a transaction whose connection dies mid-statement', () => 
       }
     } finally {
       process.off('uncaughtException', onUncaught);
+    }
+  });
+});
+
+describe('regression: a connection whose array-type fetch fails', () => {
+  it('leaves no unhandled rejection, and the next connection reads the types', async () => {
+    const url = await createTestDatabase();
+    const locker = postgres(url, { max: 1, onnotice: () => {} });
+    // A fresh pool: its first connection starts by reading the array types from pg_type, here
+    // under a statement timeout that a lock on pg_type makes it hit (as a restart's 57P01 would).
+    const sql = postgres(url, { max: 1, onnotice: () => {}, connection: { statement_timeout: 300 } });
+    clients.push(locker, sql);
+    await locker`select 1`;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (error: unknown): void => {
+      unhandled.push(error);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      let release = (): void => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let locked = false;
+      const lock = locker.begin(async (tx) => {
+        await tx`lock table pg_catalog.pg_type in access exclusive mode`;
+        locked = true;
+        await held;
+      });
+      await expect.poll(() => locked).toBe(true);
+      const first = await sql<{ one: number }[]>`select 1 as one`.then(
+        () => 'answered',
+        (error: unknown) => (error as { code?: string }).code ?? 'error',
+      );
+      expect(first).not.toBe('answered');
+      release();
+      await lock;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+      // A text[] parameter serialises only once the connection has read the array types.
+      const [row] = await sql<{ n: number }[]>`select cardinality(${['a', 'b']}::text[]) as n`;
+      expect(row?.n).toBe(2);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
     }
   });
 });
