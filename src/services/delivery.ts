@@ -88,6 +88,8 @@ export interface AttemptRecord {
   endpoint_id: string;
   url: string;
   trigger: AttemptTrigger;
+  /** The step of the schedule the attempt made (0 for a manual one). */
+  step: number;
   outcome: AttemptClassification['outcome'];
   started_at: string;
   duration_ms: number;
@@ -514,6 +516,7 @@ async function attemptOne(deps: DeliveryDeps, ready: ReadyDelivery): Promise<Att
     endpoint_id: delivery.endpointId,
     url: delivery.url,
     trigger: job.trigger,
+    step: job.step,
     outcome,
     started_at: sent.startedAt.toISOString(),
     duration_ms: sent.durationMs,
@@ -533,6 +536,7 @@ const RECORD_COLUMNS = [
   'endpoint_id',
   'url',
   'trigger',
+  'step',
   'outcome',
   'started_at',
   'duration_ms',
@@ -554,27 +558,29 @@ const RECORD_COLUMNS = [
  */
 const RECORD = `
   with input as (
-    select x.attempt_id, x.message_id, x.endpoint_id, x.url, x.trigger, x.outcome, x.started_at::timestamptz as started_at,
+    select x.attempt_id, x.message_id, x.endpoint_id, x.url, x.trigger, x.step, x.outcome, x.started_at::timestamptz as started_at,
       x.duration_ms, x.response_status::smallint as response_status, x.response_body, x.error_kind, x.error_message,
       x.next_attempt_at::timestamptz as next_attempt_at, x.status, x.delivered_at::timestamptz as delivered_at
     -- Times travel as text: postgres.js cannot serialise a timestamptz[] whose first element is null.
-    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-      $8::int[], $9::int[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
-      as x(attempt_id, message_id, endpoint_id, url, trigger, outcome, started_at, duration_ms, response_status,
+    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[],
+      $9::int[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
+      as x(attempt_id, message_id, endpoint_id, url, trigger, step, outcome, started_at, duration_ms, response_status,
         response_body, error_kind, error_message, next_attempt_at, status, delivered_at)
     where not exists (select 1 from attempts a where a.id = x.attempt_id)
   ),
   updated as (
     update deliveries d set
       attempt_count = d.attempt_count + 1,
-      steps = d.steps + case when i.trigger = 'manual' then 0 else 1 end,
+      steps = case when i.trigger = 'manual' then d.steps else greatest(d.steps, i.step) end,
+      -- A step recorded already (made twice: the first holder's claim lapsed while the database was
+      -- away) is logged, but leaves the schedule where the first record put it.
       status = case
         when d.status = 'succeeded' or i.outcome = 'succeeded' then 'succeeded'
-        when i.status is null then d.status
+        when i.status is null or i.step <= d.steps then d.status
         else i.status end,
       next_attempt_at = case
         when d.status = 'succeeded' or i.outcome = 'succeeded' then null
-        when i.trigger = 'manual' then d.next_attempt_at
+        when i.trigger = 'manual' or i.step <= d.steps then d.next_attempt_at
         else i.next_attempt_at end,
       delivered_at = coalesce(d.delivered_at, i.delivered_at)
     from input i

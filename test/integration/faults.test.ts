@@ -133,6 +133,38 @@ it('a record written again after its commit went unanswered (the database going 
   expect(retries.map((job) => (job.data as { step: number }).step)).toEqual([2]);
 });
 
+it('one step made twice (a claim that lapsed while the database was away) moves the schedule once: the next step still runs', async () => {
+  const url = await createTestDatabase();
+  const h = await startDeliveryHarness({ databaseUrl: url, worker: false, retrySchedule: [60_000, 60_000] });
+  cleanups.push(() => h.close());
+  const tenant = await createTenant(h);
+  const failing = await startFakeReceiver({ script: [500, 500, 200] });
+  cleanups.push(() => failing.close());
+  const id = await queueMessage(h, { tenantId: tenant.tenantId, url: failing.url });
+
+  // Two holders of the first step's job prepare it before either records: both send, both record.
+  const first = await prepareDeliveries(h.deps, [{ jobId: 'holder-a', messageId: id, step: 1, trigger: 'scheduled' }]);
+  const second = await prepareDeliveries(h.deps, [{ jobId: 'holder-b', messageId: id, step: 1, trigger: 'scheduled' }]);
+  for (const prepared of [first, second]) {
+    const results = [];
+    for (const ready of prepared.ready) {
+      const result = await attemptDelivery(h.deps, ready);
+      if (result !== null) results.push(result);
+    }
+    expect(results).toHaveLength(1);
+    await recordDeliveries(h.deps, results);
+  }
+  expect(failing.requests).toHaveLength(2);
+  expect((await getAttempts(h, id)).map((row) => row.attempt)).toEqual([1, 2]);
+  const [delivery] = await h.sql<{ steps: number; status: string }[]>`select steps, status from deliveries where message_id = ${id}`;
+  expect(delivery).toEqual({ steps: 1, status: 'pending' });
+
+  // The second step's job is due, not skipped as stale: the delivery goes on along its ladder.
+  const next = await prepareDeliveries(h.deps, [{ jobId: 'step-2', messageId: id, step: 2, trigger: 'scheduled' }]);
+  expect(next.skipped).toEqual([]);
+  expect(next.ready).toHaveLength(1);
+});
+
 describe('with a PostgreSQL of its own', () => {
   let pg: EmbeddedPostgres;
   let dataDir: string;
