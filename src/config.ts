@@ -173,7 +173,7 @@ export const VARIABLES = {
     default: '10',
     accepted: 'an integer from 2 to 200',
     meaning:
-      "PostgreSQL connections per process for Orbit's own queries, a worker's job fetch and completion among them (pg-boss has its own pool for the rest)",
+      "PostgreSQL connections per process for Orbit's own queries, a worker's job fetch and settling among them (pg-boss has its own pool for the rest)",
     schema: integer(2, 200),
   }),
   ORBIT_API_PROCESSES: variable({

@@ -92,7 +92,7 @@ function preparedDb(client: postgres.Sql | postgres.TransactionSql | postgres.Re
   };
 }
 
-/** Where a worker's fetch, complete, fail and touch calls go: Orbit's own pool, statements prepared. */
+/** Where a worker's fetch, deleteJob, fail and touch calls go: Orbit's own pool, statements prepared. */
 export function bossConnection(sql: postgres.Sql): ConnectionOptions {
   return { db: preparedDb(sql) };
 }

@@ -29,7 +29,7 @@ export type ClaimSettlement = Settlement<Claim, AttemptResult>;
 export interface QueueLoopOptions {
   name: string;
   boss: PgBoss;
-  /** Where its fetch, complete, fail and touch calls go (queue/delivery-queue.ts, bossConnection). */
+  /** Where its fetch, deleteJob, fail and touch calls go (queue/delivery-queue.ts, bossConnection). */
   connection: ConnectionOptions;
   logger: Logger;
   /** Attempts in flight at most. */
@@ -290,7 +290,11 @@ export class QueueLoop {
   }
 }
 
-/** Completes or fails a batch's jobs in the queue, forgets the claims, and lets the loops fetch again. */
+/**
+ * Settles a batch's jobs in the queue, forgets the claims, and lets the loops fetch again. A done
+ * job is deleted rather than completed: the attempt log is the record, and a completed row would
+ * cost one more index-writing update now and pg-boss's clean-up later (docs/operations.md, "Partitioning and retention").
+ */
 export async function settleClaims(boss: PgBoss, logger: Logger, loops: readonly QueueLoop[], batch: ClaimSettlement[]): Promise<void> {
   for (const loop of loops) {
     const completed: JobAttempt[] = [];
@@ -299,7 +303,7 @@ export async function settleClaims(boss: PgBoss, logger: Logger, loops: readonly
     if (completed.length + failed.length === 0) continue;
     try {
       // Fenced to the fetched attempt: a claim lost meanwhile is left to its new holder.
-      if (completed.length > 0) await boss.complete(loop.name, completed, null, loop.connection);
+      if (completed.length > 0) await boss.deleteJob(loop.name, completed, loop.connection);
       if (failed.length > 0) await boss.fail(loop.name, failed, null, loop.connection);
     } catch (error) {
       // Recorded already: when the job comes back after its heartbeat, it is skipped as stale.

@@ -263,10 +263,11 @@ describe('idempotence', () => {
     // A duplicate first-step job under another id (as a recovery sweep might send): fetched and skipped.
     const jobId = await h.boss.send(DELIVERY_QUEUES.first, { messageId: id, step: 1, trigger: 'scheduled' });
     if (jobId === null) throw new Error('no job');
+    expect((await h.boss.findJobs(DELIVERY_QUEUES.first, { id: jobId }))[0]?.state).toBe('created');
     h.deps.onEnqueued();
-    await expect
-      .poll(async () => (await h.boss.findJobs(DELIVERY_QUEUES.first, { id: jobId }))[0]?.state, { timeout: 5_000 })
-      .toBe('completed');
+    // Settled jobs are deleted, stale ones as well as attempted ones.
+    await expect.poll(async () => h.boss.findJobs(DELIVERY_QUEUES.first, { id: jobId }), { timeout: 5_000 }).toEqual([]);
+    expect(await h.boss.findJobs(DELIVERY_QUEUES.first, { data: { messageId: id } })).toEqual([]);
     expect(r.requests).toHaveLength(1);
     expect(await getAttempts(h, id)).toHaveLength(1);
 

@@ -73,4 +73,24 @@ describe('bossConnection (pg-boss calls through postgres.js, prepared)', () => {
     expect(completes).toHaveLength(1);
     expect(completes[0]?.generic).toBe(2);
   });
+
+  it('deletes done jobs as the worker settles them, fenced to the fetched attempt, the statement prepared once', async () => {
+    const { handle, boss, connection, fetched } = await twoFetchedJobs();
+    expect(fetched).toHaveLength(2);
+    const attempts = fetched.map((job) => ({ id: job.id, retryCount: job.retryCount }));
+
+    // An attempt that is not the one fetched (its claim was lost and fetched again) deletes nothing.
+    const stale = attempts.map((attempt) => ({ ...attempt, retryCount: attempt.retryCount + 1 }));
+    expect(((await boss.deleteJob(queue, stale, connection)) as { affected?: number }).affected).toBe(0);
+    for (const job of fetched) expect((await boss.getJobById(queue, job.id))?.state).toBe('active');
+
+    expect(((await boss.deleteJob(queue, attempts, connection)) as { affected?: number }).affected).toBe(2);
+    for (const job of fetched) expect(await boss.getJobById(queue, job.id)).toBeNull();
+    expect(((await boss.deleteJob(queue, attempts, connection)) as { affected?: number }).affected).toBe(0);
+
+    const prepared = await handle.sql<{ statement: string; generic: number; custom: number }[]>`
+      select statement, generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements`;
+    const deletes = prepared.filter((row) => /DELETE FROM pgboss\./.test(row.statement));
+    expect(deletes.map(({ generic, custom }) => ({ generic, custom }))).toEqual([{ generic: 3, custom: 0 }]);
+  });
 });
