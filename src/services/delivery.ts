@@ -452,10 +452,14 @@ function sleepUntil(at: number, signal: AbortSignal | undefined): Promise<boolea
  * their retries, the next message of an ordered endpoint whose head ended, the auto-disable clock,
  * operational events. Batches of first-attempt successes (the hot path) stay one statement.
  */
-export async function recordDeliveries(deps: DeliveryDeps, results: readonly AttemptResult[]): Promise<void> {
+export async function recordDeliveries(
+  deps: DeliveryDeps,
+  results: readonly AttemptResult[],
+  options: { again?: boolean } = {},
+): Promise<void> {
   if (results.length === 0) return;
   const runIds = new Map(results.map((result) => [result.record.message_id, result.runId]));
-  const recorded = await recordAttempts(deps, results);
+  const recorded = await recordAttempts(deps, results, options.again === true ? RECORD_AGAIN : RECORD);
   observeAttempts(
     deps,
     recorded.map((row) => ({ ...row, runId: runIds.get(row.messageId) ?? null })),
@@ -552,11 +556,16 @@ const RECORD_COLUMNS = [
 /**
  * One statement inserts every attempt row and updates every delivery. The attempt number comes from
  * the row-locked UPDATE (`attempt_count + 1`), so concurrent attempts of one delivery (a manual retry
- * beside a scheduled one) never share a number. Once succeeded, a delivery stays succeeded. An
- * attempt already recorded is skipped: the worker writes a batch again when its commit went
- * unanswered (the database going away), and that commit may have landed.
+ * beside a scheduled one) never share a number. Once succeeded, a delivery stays succeeded.
+ *
+ * `again`: the batch is written again after a try that failed, whose commit may have landed unanswered
+ * (the database going away): attempts already in the log are skipped. Only then, because the probe of
+ * `attempts` it takes is planned once per connection (generic plans), while the table is as small as
+ * it will ever be: on a fresh database that plan scanned the whole table, and doubled the record.
  */
-const RECORD = `
+function recordStatement(again: boolean): string {
+  const skipRecorded = again ? 'where not exists (select 1 from attempts a where a.id = x.attempt_id)' : '';
+  return `
   with input as (
     select x.attempt_id, x.message_id, x.endpoint_id, x.url, x.trigger, x.step, x.outcome, x.started_at::timestamptz as started_at,
       x.duration_ms, x.response_status::smallint as response_status, x.response_body, x.error_kind, x.error_message,
@@ -566,7 +575,7 @@ const RECORD = `
       $9::int[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
       as x(attempt_id, message_id, endpoint_id, url, trigger, step, outcome, started_at, duration_ms, response_status,
         response_body, error_kind, error_message, next_attempt_at, status, delivered_at)
-    where not exists (select 1 from attempts a where a.id = x.attempt_id)
+    ${skipRecorded}
   ),
   updated as (
     update deliveries d set
@@ -604,6 +613,9 @@ const RECORD = `
     -- What the operational events need: which attempt, and whether the delivery ever succeeded.
     i.attempt_id as "attemptId", u.delivered_at is not null as "delivered"
   from input i join updated u on u.message_id = i.message_id and u.endpoint_id = i.endpoint_id`;
+}
+const RECORD = recordStatement(false);
+const RECORD_AGAIN = recordStatement(true);
 
 function recordParameters(records: readonly AttemptRecord[]): postgres.ParameterOrJSON<never>[] {
   return RECORD_COLUMNS.map((column) => records.map((record) => record[column])) as postgres.ParameterOrJSON<never>[];
@@ -650,7 +662,7 @@ function healthOf(results: readonly AttemptResult[], now: Date, disableAfterMs: 
   );
 }
 
-async function recordAttempts(deps: DeliveryDeps, results: readonly AttemptResult[]): Promise<RecordedRow[]> {
+async function recordAttempts(deps: DeliveryDeps, results: readonly AttemptResult[], statement: string): Promise<RecordedRow[]> {
   const records = results.map((result) => result.record);
   const rounds = roundsOf(records);
   const now = deps.clock.now();
@@ -674,13 +686,13 @@ async function recordAttempts(deps: DeliveryDeps, results: readonly AttemptResul
   // A single statement is atomic on its own: a transaction only when several must commit together.
   const retrying = results.some((result) => result.retry !== null);
   if (!retrying && rounds.length === 1 && chains.length === 0 && !healthChanged && !reportable) {
-    return [...(await deps.sql.unsafe<RecordedRow[]>(RECORD, recordParameters(records), { prepare: true }))];
+    return [...(await deps.sql.unsafe<RecordedRow[]>(statement, recordParameters(records), { prepare: true }))];
   }
   const { rows, woken } = await deps.sql.begin(async (tx) => {
     // The chain's lock first, so a message arriving meanwhile is seen by the move below.
     await lockEndpoints({ postgres: tx }, chains);
     const rows: RecordedRow[] = [];
-    for (const round of rounds) rows.push(...(await tx.unsafe<RecordedRow[]>(RECORD, recordParameters(round), { prepare: true })));
+    for (const round of rounds) rows.push(...(await tx.unsafe<RecordedRow[]>(statement, recordParameters(round), { prepare: true })));
     // Attempts recorded by an earlier try of this batch (its commit went unanswered) plan nothing again.
     const recorded = new Set(rows.map((row) => row.attemptId));
     const fresh = results.filter((result) => recorded.has(result.record.attempt_id));

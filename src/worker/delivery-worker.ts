@@ -51,8 +51,8 @@ export async function startDeliveryWorker(deps: DeliveryDeps, options: DeliveryW
   let lastAnalyze = 0;
 
   const batcher = createRecordBatcher<Claim, AttemptResult>({
-    async record(results) {
-      await recordDeliveries(deps, results);
+    async record(results, again) {
+      await recordDeliveries(deps, results, { again });
       const next = earliestRetry(results);
       if (next !== null) retryAlarm.at(next, deps.clock.now());
     },

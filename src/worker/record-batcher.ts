@@ -15,8 +15,8 @@ export interface Settlement<C, R> {
 }
 
 export interface RecordBatcherOptions<C, R> {
-  /** Writes the attempts durably (one statement, or one short transaction). */
-  record(results: R[]): Promise<void>;
+  /** Writes the attempts durably (one statement, or one short transaction); `again` after a failed try. */
+  record(results: R[], again: boolean): Promise<void>;
   /** Completes or fails the batch's jobs in the queue, and forgets the claims. Must not throw. */
   settle(batch: Settlement<C, R>[]): Promise<void>;
   /** Forgets claims without settling them (the worker gave up: pg-boss runs them again). */
@@ -47,7 +47,7 @@ export function createRecordBatcher<C, R>(options: RecordBatcherOptions<C, R>): 
     const results = batch.flatMap((settlement) => (settlement.result === null ? [] : [settlement.result]));
     for (let tries = 0; ; tries++) {
       try {
-        if (results.length > 0) await options.record(results);
+        if (results.length > 0) await options.record(results, tries > 0);
         break;
       } catch (error) {
         options.onRecordError(error, tries, results.length);

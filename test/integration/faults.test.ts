@@ -120,7 +120,7 @@ it('a record written again after its commit went unanswered (the database going 
     expect(results).toHaveLength(1);
     await recordDeliveries(h.deps, results);
     // The worker writes the same batch again when the commit's answer was lost.
-    await recordDeliveries(h.deps, results);
+    await recordDeliveries(h.deps, results, { again: true });
   }
 
   expect(await getMessage(h, succeeded)).toMatchObject({ status: 'succeeded', attemptCount: 1 });

@@ -83,8 +83,10 @@ describe('createRecordBatcher', () => {
     const errors: number[] = [];
     const dropped: number[] = [];
     const settled: number[] = [];
+    const tries: boolean[] = [];
     const batcher = createRecordBatcher<number, number>({
-      record: async () => {
+      record: async (_results, again) => {
+        tries.push(again);
         if (failures-- > 0) throw new Error('database away');
       },
       settle: async (batch) => void settled.push(...batch.map((each) => each.claim)),
@@ -96,6 +98,8 @@ describe('createRecordBatcher', () => {
     batcher.add(settlement(1));
     await batcher.idle();
     expect(errors).toEqual([0, 1, 2]);
+    // A try after a failure says so: that failure's commit may have landed.
+    expect(tries).toEqual([false, true, true, true]);
     expect(settled).toEqual([1]);
 
     failures = Number.POSITIVE_INFINITY;
