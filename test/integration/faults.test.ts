@@ -18,7 +18,13 @@ import { silentLogger } from '../../src/lib/logger.ts';
 import { createBoss, startBoss } from '../../src/queue/boss.ts';
 import { DELIVERY_QUEUES } from '../../src/queue/delivery-queue.ts';
 import { bootstrap } from '../../src/services/bootstrap.ts';
-import { attemptDelivery, prepareDeliveries, recordDeliveries } from '../../src/services/delivery.ts';
+import {
+  attemptDelivery,
+  prepareDeliveries,
+  recordDeliveries,
+  type AttemptResult,
+  type PreparedDeliveries,
+} from '../../src/services/delivery.ts';
 import { createServiceDeps } from '../../src/services/deps.ts';
 import { startDeliveryWorker } from '../../src/worker/delivery-worker.ts';
 import { createTestDatabase } from '../support/database.ts';
@@ -92,6 +98,16 @@ it('a worker killed with SIGKILL while ~2,000 attempts are in flight loses nothi
   console.log(`SIGKILL: ${inFlight} attempts in flight at the kill, ${seen} duplicates (same svix-id) after the restart`);
 }, 90_000);
 
+/** Makes the prepared attempts one after the other, as a worker would; answers what they produced. */
+async function attemptAll(h: DeliveryHarness, prepared: PreparedDeliveries): Promise<AttemptResult[]> {
+  const results: AttemptResult[] = [];
+  for (const ready of prepared.ready) {
+    const result = await attemptDelivery(h.deps, ready);
+    if (result !== null) results.push(result);
+  }
+  return results;
+}
+
 it('a record written again after its commit went unanswered (the database going away) writes nothing twice and does not fail', async () => {
   const url = await createTestDatabase();
   const h = await startDeliveryHarness({ databaseUrl: url, worker: false, retrySchedule: [60_000] });
@@ -111,12 +127,7 @@ it('a record written again after its commit went unanswered (the database going 
     ['job-a', succeeded],
     ['job-b', retried],
   ] as const) {
-    const prepared = await prepareDeliveries(h.deps, [{ jobId, messageId, step: 1, trigger: 'scheduled' }]);
-    const results = [];
-    for (const ready of prepared.ready) {
-      const result = await attemptDelivery(h.deps, ready);
-      if (result !== null) results.push(result);
-    }
+    const results = await attemptAll(h, await prepareDeliveries(h.deps, [{ jobId, messageId, step: 1, trigger: 'scheduled' }]));
     expect(results).toHaveLength(1);
     await recordDeliveries(h.deps, results);
     // The worker writes the same batch again when the commit's answer was lost.
@@ -146,11 +157,7 @@ it('one step made twice (a claim that lapsed while the database was away) moves 
   const first = await prepareDeliveries(h.deps, [{ jobId: 'holder-a', messageId: id, step: 1, trigger: 'scheduled' }]);
   const second = await prepareDeliveries(h.deps, [{ jobId: 'holder-b', messageId: id, step: 1, trigger: 'scheduled' }]);
   for (const prepared of [first, second]) {
-    const results = [];
-    for (const ready of prepared.ready) {
-      const result = await attemptDelivery(h.deps, ready);
-      if (result !== null) results.push(result);
-    }
+    const results = await attemptAll(h, prepared);
     expect(results).toHaveLength(1);
     await recordDeliveries(h.deps, results);
   }
