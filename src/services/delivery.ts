@@ -662,6 +662,12 @@ function healthOf(results: readonly AttemptResult[], now: Date, disableAfterMs: 
   );
 }
 
+/** The results whose attempt this statement wrote (the others were in the log already). */
+function recordedOnly(results: readonly AttemptResult[], rows: readonly RecordedRow[]): readonly AttemptResult[] {
+  const recorded = new Set(rows.map((row) => row.attemptId));
+  return results.filter((result) => recorded.has(result.record.attempt_id));
+}
+
 async function recordAttempts(deps: DeliveryDeps, results: readonly AttemptResult[], statement: string): Promise<RecordedRow[]> {
   const records = results.map((result) => result.record);
   const rounds = roundsOf(records);
@@ -693,11 +699,11 @@ async function recordAttempts(deps: DeliveryDeps, results: readonly AttemptResul
     await lockEndpoints({ postgres: tx }, chains);
     const rows: RecordedRow[] = [];
     for (const round of rounds) rows.push(...(await tx.unsafe<RecordedRow[]>(statement, recordParameters(round), { prepare: true })));
-    // Attempts recorded by an earlier try of this batch (its commit went unanswered) plan nothing again.
-    const recorded = new Set(rows.map((row) => row.attemptId));
-    const fresh = results.filter((result) => recorded.has(result.record.attempt_id));
+    // Attempts recorded by an earlier try of this batch (its commit went unanswered) plan nothing
+    // again. Only a try after a failure can skip any: otherwise every attempt came back.
+    const fresh = rows.length === results.length ? results : recordedOnly(results, rows);
     const retries = fresh.flatMap((result) => (result.retry === null ? [] : [result.retry]));
-    const freshHealth = healthOf(fresh, now, disableAfterMs);
+    const freshHealth = fresh === results ? health : healthOf(fresh, now, disableAfterMs);
     const disabled =
       freshHealth.succeeded.length + freshHealth.failed.length > 0 ? await applyHealthChanges(tx, freshHealth, now, disableAfterMs) : [];
     const promoted = await advanceHeads({ postgres: tx }, [...chains, ...disabled.map((endpoint) => endpoint.id)], now);
