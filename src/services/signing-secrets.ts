@@ -4,7 +4,7 @@
  * secret; every secret valid before keeps signing until the grace period ends (deliveries carry one
  * `v1,…` entry per valid secret), so receivers can switch without rejecting a delivery.
  */
-import { and, desc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import { signingSecrets } from '../db/schema.ts';
 import type { Queryable } from '../db/client.ts';
 import { normaliseSigningSecret } from '../domain/signing.ts';
@@ -28,10 +28,11 @@ const validAt = (now: Date) => or(isNull(signingSecrets.expiresAt), gt(signingSe
 
 /**
  * The secrets each owner signs with right now, newest first, keyed by endpoint id for an endpoint's
- * own secrets and by tenant id for a tenant's.
+ * own secrets and by tenant id for a tenant's. On the delivery path (once per fetched batch): one
+ * statement text whatever the batch, planned once per connection, and no query builder.
  */
 export async function signingSecretsFor(
-  deps: Pick<ServiceDeps, 'db' | 'cipher'>,
+  deps: Pick<ServiceDeps, 'sql' | 'cipher'>,
   owners: readonly SecretOwner[],
   now: Date,
 ): Promise<Map<string, string[]>> {
@@ -39,27 +40,22 @@ export async function signingSecretsFor(
   const tenantIds = [...new Set(owners.filter((owner) => owner.endpointId === null).map((owner) => owner.tenantId))];
   const endpointIds = [...new Set(owners.flatMap((owner) => (owner.endpointId === null ? [] : [owner.endpointId])))];
   if (tenantIds.length === 0 && endpointIds.length === 0) return result;
-  const rows = await deps.db
-    .select({ tenantId: signingSecrets.tenantId, endpointId: signingSecrets.endpointId, secret: signingSecrets.secret })
-    .from(signingSecrets)
-    .where(
-      and(
-        or(
-          tenantIds.length > 0 ? and(inArray(signingSecrets.tenantId, tenantIds), isNull(signingSecrets.endpointId)) : undefined,
-          endpointIds.length > 0 ? inArray(signingSecrets.endpointId, endpointIds) : undefined,
-        ),
-        validAt(now),
-      ),
-    )
-    .orderBy(desc(signingSecrets.createdAt), desc(signingSecrets.id));
+  const rows = await deps.sql.unsafe<{ owner: string; secret: string }[]>(SECRETS_NOW, [tenantIds, endpointIds, now.toISOString()], {
+    prepare: true,
+  });
   for (const row of rows) {
-    const key = row.endpointId ?? row.tenantId;
-    const list = result.get(key) ?? [];
+    const list = result.get(row.owner) ?? [];
     list.push(deps.cipher.open(row.secret));
-    result.set(key, list);
+    result.set(row.owner, list);
   }
   return result;
 }
+
+const SECRETS_NOW = `
+  select coalesce(endpoint_id, tenant_id) as owner, secret from signing_secrets
+  where ((tenant_id = any($1::text[]) and endpoint_id is null) or endpoint_id = any($2::text[]))
+    and (expires_at is null or expires_at > $3::timestamptz)
+  order by created_at desc, id desc`;
 
 export interface ValidSigningSecret {
   signingSecret: string;
