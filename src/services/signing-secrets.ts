@@ -51,6 +51,7 @@ export async function signingSecretsFor(
   return result;
 }
 
+// Valid as validAt above says (no expiry, or one still ahead): keep the two in step.
 const SECRETS_NOW = `
   select coalesce(endpoint_id, tenant_id) as owner, secret from signing_secrets
   where ((tenant_id = any($1::text[]) and endpoint_id is null) or endpoint_id = any($2::text[]))
