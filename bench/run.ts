@@ -78,6 +78,17 @@ const CREATE_CAP_S = 25;
 const THROUGHPUT_CAP_S = envNumber('BENCH_THROUGHPUT_CAP', 45);
 const TAIL_CAP_S = 30;
 
+// Server settings to try on top of Orbit's (`BENCH_PG_SETTINGS='commit_delay=100 wal_compression=lz4'`),
+// set with the bench's own before its one restart.
+const EXTRA_PG_SETTINGS: [string, string][] = (process.env['BENCH_PG_SETTINGS'] ?? '')
+  .split(/\s+/)
+  .filter(Boolean)
+  .map((setting) => {
+    const match = /^([a-z_][a-z0-9_.]*)=(.+)$/.exec(setting);
+    if (!match) throw new Error(`BENCH_PG_SETTINGS: "${setting}" is not name=value`);
+    return [match[1] as string, match[2] as string];
+  });
+
 const TARGETS = {
   ratio: 0.35,
   throughput: 5_000,
@@ -511,7 +522,17 @@ interface StatementRow {
   planMs: number;
 }
 
-const TABLE_COUNTERS = ['seqScans', 'seqRowsRead', 'indexScans', 'inserted', 'updated', 'hotUpdated', 'deleted'] as const;
+const TABLE_COUNTERS = [
+  'seqScans',
+  'seqRowsRead',
+  'indexScans',
+  'inserted',
+  'updated',
+  'hotUpdated',
+  'deleted',
+  'vacuums',
+  'analyzes',
+] as const;
 type TableCounter = (typeof TABLE_COUNTERS)[number];
 
 /** What the window did to one table: scans, row writes and how many updates were HOT. */
@@ -527,18 +548,46 @@ interface StatementWindow {
   transactions: number;
   top: StatementRow[];
   tables: TableActivity[];
+  wal: WalActivity;
 }
 
 interface WindowStart {
   transactions: number;
   tables: TableActivity[];
+  wal: WalActivity;
+}
+
+/** The server's WAL over a window: records, full-page images, bytes, and its writes and flushes to disk. */
+interface WalActivity {
+  records: number;
+  fullPageImages: number;
+  bytes: number;
+  writes: number;
+  syncs: number;
+}
+
+/** Cluster-wide (pg_stat_wal, and pg_stat_io's WAL rows on PostgreSQL 18): the bench's own share is a few statements. */
+async function walCounters(db: Db): Promise<WalActivity> {
+  const [wal] = await db.monitor<{ records: string; fpi: string; bytes: string }[]>`
+    select wal_records::text as records, wal_fpi::text as fpi, wal_bytes::text as bytes from pg_stat_wal`;
+  const [io] = await db.monitor<{ writes: string; syncs: string }[]>`
+    select coalesce(sum(writes), 0)::text as writes, coalesce(sum(fsyncs), 0)::text as syncs
+    from pg_stat_io where object = 'wal'`;
+  return {
+    records: Number(wal?.records ?? 0),
+    fullPageImages: Number(wal?.fpi ?? 0),
+    bytes: Number(wal?.bytes ?? 0),
+    writes: Number(io?.writes ?? 0),
+    syncs: Number(io?.syncs ?? 0),
+  };
 }
 
 async function tableCounters(db: Db): Promise<TableActivity[]> {
   const rows = await db.orbit<Record<keyof TableActivity, string>[]>`
     select schemaname || '.' || relname as "table", seq_scan::text as "seqScans", seq_tup_read::text as "seqRowsRead",
       coalesce(idx_scan, 0)::text as "indexScans", n_tup_ins::text as inserted, n_tup_upd::text as updated,
-      n_tup_hot_upd::text as "hotUpdated", n_tup_del::text as deleted
+      n_tup_hot_upd::text as "hotUpdated", n_tup_del::text as deleted,
+      (vacuum_count + autovacuum_count)::text as vacuums, (analyze_count + autoanalyze_count)::text as analyzes
     from pg_stat_user_tables`;
   return rows.map((row) => ({ table: row.table, ...tableCounts((counter) => Number(row[counter])) }));
 }
@@ -548,7 +597,7 @@ async function resetStatements(db: Db): Promise<WindowStart> {
   const [row] = await db.monitor<
     { n: string }[]
   >`select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = 'postgres'`;
-  return { transactions: Number(row?.n ?? 0), tables: await tableCounters(db) };
+  return { transactions: Number(row?.n ?? 0), tables: await tableCounters(db), wal: await walCounters(db) };
 }
 
 async function statementWindow(db: Db, start: WindowStart, ownTransactions: number): Promise<StatementWindow> {
@@ -571,6 +620,14 @@ async function statementWindow(db: Db, start: WindowStart, ownTransactions: numb
   const [xact] = await db.monitor<
     { n: string }[]
   >`select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = 'postgres'`;
+  const walAfter = await walCounters(db);
+  const wal: WalActivity = {
+    records: walAfter.records - start.wal.records,
+    fullPageImages: walAfter.fullPageImages - start.wal.fullPageImages,
+    bytes: walAfter.bytes - start.wal.bytes,
+    writes: walAfter.writes - start.wal.writes,
+    syncs: walAfter.syncs - start.wal.syncs,
+  };
   const all = rows.map((row) => ({
     query: row.query.replace(/\s+/g, ' ').trim(),
     calls: Number(row.calls),
@@ -586,6 +643,7 @@ async function statementWindow(db: Db, start: WindowStart, ownTransactions: numb
     transactions: Number(xact?.n ?? 0) - start.transactions - ownTransactions,
     top: all.sort((a, b) => b.totalMs + b.planMs - (a.totalMs + a.planMs)).slice(0, 14),
     tables,
+    wal,
   };
 }
 
@@ -627,6 +685,7 @@ async function prepareDatabase(superUrl: string, benchPassword: string): Promise
   await sql.unsafe(`alter system set shared_preload_libraries = 'pg_stat_statements'`);
   // Planning counted apart from execution: a statement planned on every call shows here.
   await sql.unsafe(`alter system set pg_stat_statements.track_planning = on`);
+  for (const [name, value] of EXTRA_PG_SETTINGS) await sql.unsafe(`alter system set ${name} = '${value.replaceAll("'", "''")}'`);
   await sql.unsafe(`create role bench login superuser password '${benchPassword}'`);
   await sql.unsafe('create database bench');
   await sql.end();
@@ -788,6 +847,8 @@ interface LatencyResult {
   cpu: Record<string, number>;
   cpuMicros: Record<string, number>;
   eventLoop: EventLoops;
+  /** p50 / p99 of the events sent in each second of the run: a slow start shows in the first. */
+  bySecond: { p50: number; p99: number; ackP50: number }[];
   /** The latency phase's statements (not the curve's rates). */
   window?: StatementWindow;
 }
@@ -1076,14 +1137,29 @@ async function measureLatency(
   const wanted = messageIds.map((id) => id ?? '');
   const { times } = await receiver.request<{ times: (number | null)[] }>({ cmd: 'times', ids: wanted });
   const latencies: number[] = [];
+  // The last few events may go out just past the last whole second: they count in it.
+  const secondOf = (at: number): number => Math.min(seconds - 1, Math.floor((at - startedAt) / 1000));
+  const perSecond: number[][] = [];
   let missing = 0;
   for (let i = 0; i < total; i++) {
     if (messageIds[i] === null) continue;
     const at = times[i];
     if (at === null || at === undefined) missing++;
-    else latencies.push(at - (sentAt[i] as number));
+    else {
+      const latency = at - (sentAt[i] as number);
+      latencies.push(latency);
+      (perSecond[secondOf(sentAt[i] as number)] ??= []).push(latency);
+    }
   }
   latencies.sort((a, b) => a - b);
+  const acksPerSecond: number[][] = [];
+  for (let i = 0; i < total; i++)
+    if ((ackAt[i] as number) > 0) (acksPerSecond[secondOf(sentAt[i] as number)] ??= []).push((ackAt[i] as number) - (sentAt[i] as number));
+  const bySecond = Array.from(perSecond, (second = [], index) => {
+    const secondAcks = (acksPerSecond[index] ?? []).sort((a, b) => a - b);
+    second.sort((a, b) => a - b);
+    return { p50: round(percentile(second, 50), 1), p99: round(percentile(second, 99), 1), ackP50: round(percentile(secondAcks, 50), 1) };
+  });
   const acks: number[] = [];
   for (let i = 0; i < total; i++) if ((ackAt[i] as number) > 0) acks.push((ackAt[i] as number) - (sentAt[i] as number));
   // Events never answered within the tail wait count as not delivered.
@@ -1106,6 +1182,7 @@ async function measureLatency(
     cpu,
     cpuMicros: meter.microsPer(latencies.length),
     eventLoop,
+    bySecond,
   };
   say(`latency at ${fmt(rate)}/s: p50 ${result.p50} ms, p95 ${result.p95} ms, p99 ${result.p99} ms (${stats.duplicates} duplicates)`);
   return result;
@@ -1582,20 +1659,29 @@ function statementTable(window: StatementWindow, deliveries: number): string[] {
   return lines;
 }
 
-/** Rows read by sequential scans, and the share of updates that were HOT (no index entry written). */
+/**
+ * Rows read by sequential scans, the share of updates that were HOT (no index entry written), and
+ * how often (auto)vacuum and (auto)analyze ran on the table.
+ */
 function tableActivity(window: StatementWindow, deliveries: number): string[] {
   const per = (n: number): number => round(n / deliveries, 2);
   const lines = [
-    '| table | seq scans | rows read by seq scans | index scans | inserted | updated | of them HOT | deleted |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| table | seq scans | rows read by seq scans | index scans | inserted | updated | of them HOT | deleted | vacuums in the phase | analyzes in the phase |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of window.tables.slice(0, 12)) {
     const hot = row.updated === 0 ? '' : `${Math.round((100 * row.hotUpdated) / row.updated)} %`;
     lines.push(
-      `| ${row.table} | ${per(row.seqScans)} | ${per(row.seqRowsRead)} | ${per(row.indexScans)} | ${per(row.inserted)} | ${per(row.updated)} | ${hot} | ${per(row.deleted)} |`,
+      `| ${row.table} | ${per(row.seqScans)} | ${per(row.seqRowsRead)} | ${per(row.indexScans)} | ${per(row.inserted)} | ${per(row.updated)} | ${hot} | ${per(row.deleted)} | ${row.vacuums} | ${row.analyzes} |`,
     );
   }
   return lines;
+}
+
+function walLine(window: StatementWindow, deliveries: number): string {
+  const { wal } = window;
+  const per = (n: number): number => round(n / deliveries, 2);
+  return `WAL over the phase (pg_stat_wal, pg_stat_io), per delivery: ${per(wal.records)} records, ${per(wal.fullPageImages)} full-page images, ${fmt(Math.round(wal.bytes / deliveries))} bytes, ${per(wal.writes)} writes, ${per(wal.syncs)} flushes to disk (${fmt(wal.syncs)} in all).`;
 }
 
 function loopLine(stats: EventLoopStats): string {
@@ -1829,6 +1915,8 @@ function report(): string {
       '',
       ...tableActivity(t.window, t.deliveries),
       '',
+      walLine(t.window, t.deliveries),
+      '',
     );
   }
   if (ord) {
@@ -1853,6 +1941,7 @@ function report(): string {
       `${fmt(l.events)} events sent open-loop at ${fmt(LATENCY_RATE)}/s (achieved ${fmt(l.sendRate)}/s) over ${fmt(Math.ceil(l.events / EVENTS_PER_RUN))} runs in round-robin; latency from the request being sent to the receiver getting the message (matched by svix-id = the 202's messageId).`,
       '',
       `- **p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms**, max ${l.max} ms (${fmt(l.delivered)} delivered, ${l.missing} missing)`,
+      `- by second of sending, p50 / p99 (ms): ${l.bySecond.map((second) => `${second.p50} / ${second.p99}`).join(' · ')}; the 202's p50: ${l.bySecond.map((second) => second.ackP50).join(' · ')}`,
       `- 202 answer: p50 ${l.ackP50} ms, p99 ${l.ackP99} ms; ${l.waitedForPrevious} events waited for their run's previous answer`,
       `- errors: ${Object.keys(l.errors).length === 0 ? 'none' : JSON.stringify(l.errors)}`,
       `- CPU (% of one core): ${cpuLine(l.cpu)}`,
@@ -1903,7 +1992,7 @@ function report(): string {
     '## Method',
     '',
     '- Every process runs on this machine: the bench driver (undici), Orbit, its embedded PostgreSQL, and the receiver (bench/receiver.ts, node:http answering 204, its own process). They share the CPUs; the CPU lines above say who used what.',
-    "- PostgreSQL runs as Orbit configures it, plus `shared_preload_libraries = pg_stat_statements` with `pg_stat_statements.track_planning = on` (ALTER SYSTEM and one restart before the phases). Statements are counted for Orbit's role and database only; the bench connects as a role of its own.",
+    "- PostgreSQL runs as Orbit configures it, plus `shared_preload_libraries = pg_stat_statements` with `pg_stat_statements.track_planning = on` (ALTER SYSTEM and one restart before the phases), and any `BENCH_PG_SETTINGS` (`name=value` pairs, space-separated) set the same way. Statements are counted for Orbit's role and database only; the bench connects as a role of its own. WAL figures are the whole server's.",
     '- Rerun: `npm run bench` (all phases, writes this file) or `node bench/run.ts throughput latency fanout` (some phases, prints only); `--cpu-prof` adds CPU profiles of the Orbit processes.',
     '',
   );
@@ -1950,7 +2039,13 @@ async function main(): Promise<void> {
       }
     })(),
     'receiver origins': String(ORIGINS),
-    'Orbit settings': ['ORBIT_WORKER_CONCURRENCY', 'ORBIT_MAX_CONNECTIONS_PER_ORIGIN', 'ORBIT_DB_POOL_SIZE', 'BENCH_ORBIT_NODE_OPTIONS']
+    'Orbit settings': [
+      'ORBIT_WORKER_CONCURRENCY',
+      'ORBIT_MAX_CONNECTIONS_PER_ORIGIN',
+      'ORBIT_DB_POOL_SIZE',
+      'BENCH_ORBIT_NODE_OPTIONS',
+      'BENCH_PG_SETTINGS',
+    ]
       .map((name) => `${name}=${process.env[name] ?? 'default'}`)
       .join(', '),
   };
