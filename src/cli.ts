@@ -35,6 +35,8 @@ import { readDeliveryGauges } from './services/observe.ts';
 import { WORKER_INSTANCE_NAME } from './worker/peers.ts';
 
 const VERSION = packageJson.version;
+/** A worker's claims pool: its two fetch loops, the settle of a recorded batch, the heartbeat. */
+const CLAIMS_POOL_SIZE = 4;
 
 const USAGE = `Usage: orbit <command>
 
@@ -200,9 +202,19 @@ async function startRole(role: ChildRole | 'migrate', config: Config, logger: Lo
       import('./worker/retention.ts'),
       import('./worker/overview.ts'),
     ]);
+    // Job claims and settles commit without waiting for the WAL flush: one flush less between an
+    // event's 202 and its delivery (docs/operations.md, "Connections"). Closed after the worker stops.
+    const claims = openDatabase(databaseUrl, {
+      poolSize: CLAIMS_POOL_SIZE,
+      applicationName: 'orbit-claims',
+      genericPlans: true,
+      synchronousCommit: false,
+    });
+    life.started.push({ name: 'claims pool', stop: () => claims.close() });
     const worker = await startWorker(services, {
       concurrency: config.workerConcurrency,
       maxConnectionsPerOrigin: config.maxConnectionsPerOrigin,
+      claims: claims.sql,
     });
     life.started.push({ name: 'delivery worker', stop: () => worker.stop() });
     logger.info({ concurrency: config.workerConcurrency }, 'delivery worker started');

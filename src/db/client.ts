@@ -50,6 +50,12 @@ export interface DatabaseOptions {
    * (docs/operations.md, "Planning").
    */
   genericPlans?: boolean;
+  /**
+   * false: commits on these connections do not wait for the WAL flush (`synchronous_commit=off`).
+   * Only for writes whose loss in a PostgreSQL crash costs a repeat, never data: the delivery
+   * worker's job claims and settles (docs/architecture.md, "The delivery worker").
+   */
+  synchronousCommit?: boolean;
 }
 
 /**
@@ -82,6 +88,7 @@ export function openDatabase(url: string, options: DatabaseOptions): DatabaseHan
       application_name: options.applicationName ?? 'orbit',
       jit: 'off',
       ...(options.genericPlans === true ? { plan_cache_mode: 'force_generic_plan' } : {}),
+      ...(options.synchronousCommit === false ? { synchronous_commit: 'off' } : {}),
     },
   });
   const db = drizzle(preparing(sql), { schema });

@@ -21,6 +21,7 @@ import { watchPeers } from './peers.ts';
 import { QueueLoop, settleClaims, type Claim } from './queue-loop.ts';
 import { createRecordBatcher } from './record-batcher.ts';
 import { createAlarm } from './wake.ts';
+import type { ServiceDeps } from '../services/deps.ts';
 import { listenForWakes } from '../services/wakes.ts';
 
 export interface DeliveryWorkerOptions {
@@ -30,6 +31,12 @@ export interface DeliveryWorkerOptions {
   maxPerOrigin?: number;
   /** Jobs per fetch at most (default 200). */
   batchSize?: number;
+  /**
+   * Where the loops' job fetch, deleteJob, fail and touch go: a pool whose commits do not wait for
+   * the WAL flush (cli.ts). A claim or settle lost in a PostgreSQL crash only makes a job run again,
+   * and the record that follows a claim flushes it anyway. Default: `deps.sql`.
+   */
+  claims?: ServiceDeps['sql'];
 }
 
 export interface DeliveryWorker {
@@ -64,7 +71,7 @@ export async function startDeliveryWorker(deps: DeliveryDeps, options: DeliveryW
     },
   });
 
-  const connection = bossConnection(deps.sql);
+  const connection = bossConnection(options.claims ?? deps.sql);
   const loopOf = (name: string, concurrency: number, pollMs: number): QueueLoop => {
     const maxRunning = Math.max(1, concurrency);
     const capacity = 4 * maxRunning;

@@ -18,6 +18,8 @@ export interface WorkerOptions {
    */
   maxConnectionsPerOrigin: number;
   batchSize?: number;
+  /** Where job claims, settles and heartbeats go (a pool without synchronous commit); else `services.sql`. */
+  claims?: ServiceDeps['sql'];
 }
 
 export async function startWorker(services: ServiceDeps, options: WorkerOptions): Promise<DeliveryWorker> {
@@ -28,6 +30,7 @@ export async function startWorker(services: ServiceDeps, options: WorkerOptions)
       concurrency: options.concurrency,
       maxPerOrigin: options.maxConnectionsPerOrigin,
       ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+      ...(options.claims ? { claims: options.claims } : {}),
     },
   );
   return {

@@ -208,7 +208,7 @@ describe('with a PostgreSQL of its own', () => {
     cleanups.push(() => receiver.close());
     const h = await startDeliveryHarness({ databaseUrl: url, worker: false, deliveryTimeoutMs: 5_000 });
     cleanups.push(() => h.close());
-    const worker = await startDeliveryWorker(h.deps, { concurrency: 64, maxPerOrigin: 16 });
+    const worker = await startDeliveryWorker(h.deps, { concurrency: 64, maxPerOrigin: 16, claims: h.claims });
     cleanups.push(() => worker.stop());
     const tenant = await createTenant(h);
 

@@ -68,7 +68,7 @@ async function queue(url: string, count: number): Promise<string[]> {
 beforeAll(async () => {
   // The deadline is well past the slow answer: it succeeds (a timeout would add retries, capped apart).
   h = await startDeliveryHarness({ worker: false, deliveryTimeoutMs: 3 * SLOW_MS });
-  worker = await startDeliveryWorker(h.deps, { concurrency: 64, maxPerOrigin: PER_ORIGIN });
+  worker = await startDeliveryWorker(h.deps, { concurrency: 64, maxPerOrigin: PER_ORIGIN, claims: h.claims });
   tenant = await createTenant(h);
   fast = await startFakeReceiver({ script: [200] });
   slow = await startSlowReceiver();

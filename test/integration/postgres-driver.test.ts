@@ -204,4 +204,20 @@ describe('generic plans (statements planned once)', () => {
       await Promise.all([generic.close(), plain.close()]);
     }
   });
+
+  it('openDatabase({ synchronousCommit: false }) turns it off for that pool only', async () => {
+    const url = await createTestDatabase();
+    const claims = openDatabase(url, { poolSize: 2, synchronousCommit: false });
+    const plain = openDatabase(url, { poolSize: 1 });
+    try {
+      const settings = await Promise.all(
+        [claims.sql, claims.sql, plain.sql].map(
+          async (db) => (await db<{ synchronous_commit: string }[]>`show synchronous_commit`)[0]?.synchronous_commit,
+        ),
+      );
+      expect(settings).toEqual(['off', 'off', 'on']);
+    } finally {
+      await Promise.all([claims.close(), plain.close()]);
+    }
+  });
 });

@@ -38,7 +38,7 @@ beforeAll(async () => {
   h = await startDeliveryHarness({ worker: false });
   // What `orbit serve` builds with ORBIT_ENCRYPTION_KEY set.
   keyed = { ...h.deps, cipher: createSecretCipher(KEY) };
-  worker = await startDeliveryWorker(keyed, { concurrency: 16 });
+  worker = await startDeliveryWorker(keyed, { concurrency: 16, claims: h.claims });
   receiver = await startFakeReceiver({ script: [200] });
 });
 

@@ -36,6 +36,8 @@ export interface HarnessOptions {
 
 export interface DeliveryHarness extends DatabaseHandle {
   url: string;
+  /** The worker's claims pool, as src/cli.ts opens it (no synchronous commit): pass it as `claims`. */
+  claims: DatabaseHandle['sql'];
   boss: PgBoss;
   sender: Sender;
   deps: DeliveryDeps;
@@ -50,6 +52,7 @@ export async function startDeliveryHarness(options: HarnessOptions = {}): Promis
   const url = options.databaseUrl ?? (await (await import('./database.ts')).createTestDatabase());
   // As the worker process opens it (src/cli.ts).
   const handle = openDatabase(url, { poolSize: 10, genericPlans: true });
+  const claims = openDatabase(url, { poolSize: 4, genericPlans: true, synchronousCommit: false });
   const settings: DeliverySettings = {
     retrySchedule: options.retrySchedule ?? [20, 20, 20, 20, 20],
     retryJitter: options.retryJitter ?? 0,
@@ -78,10 +81,11 @@ export async function startDeliveryHarness(options: HarnessOptions = {}): Promis
     onEnqueued: () => worker?.wake(),
     sender,
   };
-  if (options.worker !== false) worker = await startDeliveryWorker(deps, { concurrency: options.concurrency ?? 64 });
+  if (options.worker !== false) worker = await startDeliveryWorker(deps, { concurrency: options.concurrency ?? 64, claims: claims.sql });
   return {
     ...handle,
     url,
+    claims: claims.sql,
     boss,
     sender,
     deps,
@@ -93,7 +97,7 @@ export async function startDeliveryHarness(options: HarnessOptions = {}): Promis
       await worker?.stop();
       await boss.stop({ graceful: true, timeout: 5_000 });
       await sender.close();
-      await handle.close();
+      await Promise.all([handle.close(), claims.close()]);
     },
   };
 }

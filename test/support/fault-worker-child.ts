@@ -13,5 +13,5 @@ if (url === undefined) throw new Error('usage: fault-worker-child.ts <database u
 const h = await startDeliveryHarness({ databaseUrl: url, deliveryTimeoutMs: 10_000, worker: false });
 // Every attempt to the one test origin may be in flight at once.
 const sender = createDeliverySender(h.deps, concurrency);
-await startDeliveryWorker({ ...h.deps, sender }, { concurrency, maxPerOrigin: concurrency });
+await startDeliveryWorker({ ...h.deps, sender }, { concurrency, maxPerOrigin: concurrency, claims: h.claims });
 process.stdout.write('READY\n');
