@@ -189,35 +189,22 @@ describe('generic plans (statements planned once)', () => {
     expect((await sql<{ plan_cache_mode: string }[]>`show plan_cache_mode`)[0]?.plan_cache_mode).toBe('auto');
   });
 
-  it('openDatabase({ genericPlans }) sets it for every connection of the pool', async () => {
+  it.each([
+    { option: { genericPlans: true }, setting: 'plan_cache_mode', set: 'force_generic_plan', otherwise: 'auto' },
+    { option: { synchronousCommit: false }, setting: 'synchronous_commit', set: 'off', otherwise: 'on' },
+  ])('openDatabase($option) sets $setting for every connection of that pool only', async ({ option, setting, set, otherwise }) => {
     const url = await createTestDatabase();
-    const generic = openDatabase(url, { poolSize: 2, genericPlans: true });
+    const tuned = openDatabase(url, { poolSize: 2, ...option });
     const plain = openDatabase(url, { poolSize: 1 });
     try {
-      const modes = await Promise.all(
-        [generic.sql, generic.sql, plain.sql].map(
-          async (db) => (await db<{ plan_cache_mode: string }[]>`show plan_cache_mode`)[0]?.plan_cache_mode,
+      const values = await Promise.all(
+        [tuned.sql, tuned.sql, plain.sql].map(
+          async (db) => (await db.unsafe<{ value: string }[]>(`select current_setting('${setting}') as value`))[0]?.value,
         ),
       );
-      expect(modes).toEqual(['force_generic_plan', 'force_generic_plan', 'auto']);
+      expect(values).toEqual([set, set, otherwise]);
     } finally {
-      await Promise.all([generic.close(), plain.close()]);
-    }
-  });
-
-  it('openDatabase({ synchronousCommit: false }) turns it off for that pool only', async () => {
-    const url = await createTestDatabase();
-    const claims = openDatabase(url, { poolSize: 2, synchronousCommit: false });
-    const plain = openDatabase(url, { poolSize: 1 });
-    try {
-      const settings = await Promise.all(
-        [claims.sql, claims.sql, plain.sql].map(
-          async (db) => (await db<{ synchronous_commit: string }[]>`show synchronous_commit`)[0]?.synchronous_commit,
-        ),
-      );
-      expect(settings).toEqual(['off', 'off', 'on']);
-    } finally {
-      await Promise.all([claims.close(), plain.close()]);
+      await Promise.all([tuned.close(), plain.close()]);
     }
   });
 });
