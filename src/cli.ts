@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import packageJson from '../package.json' with { type: 'json' };
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { openDatabase } from './db/client.ts';
+import { openClaimsPool, openDatabase } from './db/client.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { createLogger, guardedOutput, type Logger } from './lib/logger.ts';
@@ -35,8 +35,6 @@ import { readDeliveryGauges } from './services/observe.ts';
 import { WORKER_INSTANCE_NAME } from './worker/peers.ts';
 
 const VERSION = packageJson.version;
-/** A worker's claims pool: its two fetch loops, the settle of a recorded batch, the heartbeat. */
-const CLAIMS_POOL_SIZE = 4;
 
 const USAGE = `Usage: orbit <command>
 
@@ -202,14 +200,8 @@ async function startRole(role: ChildRole | 'migrate', config: Config, logger: Lo
       import('./worker/retention.ts'),
       import('./worker/overview.ts'),
     ]);
-    // Job claims and settles commit without waiting for the WAL flush: one flush less between an
-    // event's 202 and its delivery (docs/operations.md, "Connections"). Closed after the worker stops.
-    const claims = openDatabase(databaseUrl, {
-      poolSize: CLAIMS_POOL_SIZE,
-      applicationName: 'orbit-claims',
-      genericPlans: true,
-      synchronousCommit: false,
-    });
+    // Closed after the worker stops.
+    const claims = openClaimsPool(databaseUrl);
     life.started.push({ name: 'claims pool', stop: () => claims.close() });
     const worker = await startWorker(services, {
       concurrency: config.workerConcurrency,

@@ -96,6 +96,16 @@ export function openDatabase(url: string, options: DatabaseOptions): DatabaseHan
 }
 
 /**
+ * A delivery worker's claims pool: its two fetch loops, the settle of a recorded batch and the
+ * heartbeat, with generic plans and without synchronous commit. A claim or settle lost in a crash of
+ * PostgreSQL only makes a job run again, and the synchronous record that follows a claim flushes it
+ * anyway: one flush less between an event's 202 and its delivery (docs/operations.md, "Connections").
+ */
+export function openClaimsPool(url: string): DatabaseHandle {
+  return openDatabase(url, { poolSize: 4, applicationName: 'orbit-claims', genericPlans: true, synchronousCommit: false });
+}
+
+/**
  * A transaction whose BEGIN goes out with its first statements: `sql.begin` waits for BEGIN's
  * answer before running any, which on a loaded machine costs a round trip and an event-loop turn
  * per transaction (docs/operations.md, "Performance"). `run` gets the connection, reserved for it,

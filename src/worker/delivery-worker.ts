@@ -33,8 +33,7 @@ export interface DeliveryWorkerOptions {
   batchSize?: number;
   /**
    * Where the loops' job fetch, deleteJob, fail and touch go: a pool whose commits do not wait for
-   * the WAL flush (cli.ts). A claim or settle lost in a PostgreSQL crash only makes a job run again,
-   * and the record that follows a claim flushes it anyway. Default: `deps.sql`.
+   * the WAL flush (openClaimsPool in db/client.ts, which says why that is safe). Default: `deps.sql`.
    */
   claims?: ServiceDeps['sql'];
 }

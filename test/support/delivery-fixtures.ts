@@ -4,7 +4,7 @@
  */
 import { asc, eq } from 'drizzle-orm';
 import type { PgBoss } from 'pg-boss';
-import { openDatabase, type DatabaseHandle, type Queryable } from '../../src/db/client.ts';
+import { openClaimsPool, openDatabase, type DatabaseHandle, type Queryable } from '../../src/db/client.ts';
 import { applications, attempts, deliveries, endpoints, messages, signingSecrets, tenants } from '../../src/db/schema.ts';
 import { parseCidrList } from '../../src/domain/network.ts';
 import { generateSigningSecret } from '../../src/domain/signing.ts';
@@ -36,7 +36,7 @@ export interface HarnessOptions {
 
 export interface DeliveryHarness extends DatabaseHandle {
   url: string;
-  /** The worker's claims pool, as src/cli.ts opens it (no synchronous commit): pass it as `claims`. */
+  /** The worker's claims pool, as src/cli.ts opens it (openClaimsPool): pass it as `claims`. */
   claims: DatabaseHandle['sql'];
   boss: PgBoss;
   sender: Sender;
@@ -52,7 +52,7 @@ export async function startDeliveryHarness(options: HarnessOptions = {}): Promis
   const url = options.databaseUrl ?? (await (await import('./database.ts')).createTestDatabase());
   // As the worker process opens it (src/cli.ts).
   const handle = openDatabase(url, { poolSize: 10, genericPlans: true });
-  const claims = openDatabase(url, { poolSize: 4, genericPlans: true, synchronousCommit: false });
+  const claims = openClaimsPool(url);
   const settings: DeliverySettings = {
     retrySchedule: options.retrySchedule ?? [20, 20, 20, 20, 20],
     retryJitter: options.retryJitter ?? 0,
