@@ -1152,16 +1152,19 @@ async function measureLatency(
     }
   }
   latencies.sort((a, b) => a - b);
+  const acks: number[] = [];
   const acksPerSecond: number[][] = [];
-  for (let i = 0; i < total; i++)
-    if ((ackAt[i] as number) > 0) (acksPerSecond[secondOf(sentAt[i] as number)] ??= []).push((ackAt[i] as number) - (sentAt[i] as number));
+  for (let i = 0; i < total; i++) {
+    if ((ackAt[i] as number) <= 0) continue;
+    const ack = (ackAt[i] as number) - (sentAt[i] as number);
+    acks.push(ack);
+    (acksPerSecond[secondOf(sentAt[i] as number)] ??= []).push(ack);
+  }
   const bySecond = Array.from(perSecond, (second = [], index) => {
     const secondAcks = (acksPerSecond[index] ?? []).sort((a, b) => a - b);
     second.sort((a, b) => a - b);
     return { p50: round(percentile(second, 50), 1), p99: round(percentile(second, 99), 1), ackP50: round(percentile(secondAcks, 50), 1) };
   });
-  const acks: number[] = [];
-  for (let i = 0; i < total; i++) if ((ackAt[i] as number) > 0) acks.push((ackAt[i] as number) - (sentAt[i] as number));
   // Events never answered within the tail wait count as not delivered.
   missing += total - acks.length;
   acks.sort((a, b) => a - b);
