@@ -5,6 +5,7 @@
  * (heartbeat.ts), and this worker's share of each origin's cap among the deployment's workers
  * (fair-share.ts, peers.ts). docs/architecture.md, "The delivery worker", tells the whole story.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { analyzeDeliveryQueues, HOLD_FACTOR } from '../queue/boss.ts';
 import { bossConnection, DELIVERY_QUEUES, replaceJobs, wakeTargets, type PlannedDelivery } from '../queue/delivery-queue.ts';
 import {
@@ -21,7 +22,6 @@ import { watchPeers } from './peers.ts';
 import { QueueLoop, settleClaims, type Claim } from './queue-loop.ts';
 import { createRecordBatcher } from './record-batcher.ts';
 import { createAlarm } from './wake.ts';
-import type { ServiceDeps } from '../services/deps.ts';
 import { listenForWakes } from '../services/wakes.ts';
 
 export interface DeliveryWorkerOptions {
@@ -35,7 +35,7 @@ export interface DeliveryWorkerOptions {
    * Where the loops' job fetch, deleteJob, fail and touch go: a pool whose commits do not wait for
    * the WAL flush (openClaimsPool in db/client.ts, which says why that is safe). Default: `deps.sql`.
    */
-  claims?: ServiceDeps['sql'];
+  claims?: DeliveryDeps['sql'];
 }
 
 export interface DeliveryWorker {
@@ -47,8 +47,6 @@ export interface DeliveryWorker {
 
 // Backlog statistics go stale fast (docs/operations.md): refresh them at most this often.
 const ANALYZE_EVERY_MS = 30_000;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startDeliveryWorker(deps: DeliveryDeps, options: DeliveryWorkerOptions): Promise<DeliveryWorker> {
   const { boss, logger } = deps;
