@@ -1138,7 +1138,8 @@ async function measureLatency(
   const { times } = await receiver.request<{ times: (number | null)[] }>({ cmd: 'times', ids: wanted });
   const latencies: number[] = [];
   // The last few events may go out just past the last whole second: they count in it.
-  const secondOf = (at: number): number => Math.min(seconds - 1, Math.floor((at - startedAt) / 1000));
+  const sendingSeconds = Math.ceil(seconds);
+  const secondOf = (at: number): number => Math.min(sendingSeconds - 1, Math.floor((at - startedAt) / 1000));
   const perSecond: number[][] = [];
   let missing = 0;
   for (let i = 0; i < total; i++) {
@@ -1160,9 +1161,10 @@ async function measureLatency(
     acks.push(ack);
     (acksPerSecond[secondOf(sentAt[i] as number)] ??= []).push(ack);
   }
-  const bySecond = Array.from(perSecond, (second = [], index) => {
+  // Every second of sending, one whose events all went missing included (its p50 reads NaN).
+  const bySecond = Array.from({ length: sendingSeconds }, (_, index) => {
+    const second = (perSecond[index] ?? []).sort((a, b) => a - b);
     const secondAcks = (acksPerSecond[index] ?? []).sort((a, b) => a - b);
-    second.sort((a, b) => a - b);
     return { p50: round(percentile(second, 50), 1), p99: round(percentile(second, 99), 1), ackP50: round(percentile(secondAcks, 50), 1) };
   });
   // Events never answered within the tail wait count as not delivered.
