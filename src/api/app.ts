@@ -7,6 +7,7 @@ import { authenticate } from '../services/tenants.ts';
 import { uiRoutes } from '../ui/app.ts';
 import { requireAdmin, requireApiKey, type ApiEnv } from './auth.ts';
 import { limitRequestBody } from './body-limit.ts';
+import { requireUtf8Json } from './utf8-body.ts';
 import { errorResponse, handleError } from './errors.ts';
 import { observeRequests } from './request-log.ts';
 import { adminTenantRoutes } from './routes/admin.ts';
@@ -45,6 +46,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
           : errorResponse(c, 'payload_too_large', 'the request body is larger than 1 MiB'),
     }),
   );
+
+  app.use('*', requireUtf8Json());
 
   app.route('/', healthRoutes(services));
   app.route('/', metricsRoutes({ metrics: services.metrics, logger }));

@@ -100,6 +100,33 @@ describe('the error envelope', () => {
     }
   });
 
+  it('answers a JSON body that is not UTF-8 with 400 malformed_request, recording nothing', async () => {
+    const latin1 = (text: string) => Uint8Array.from(text, (char) => char.charCodeAt(0));
+    const nodesBefore = (await api.call('GET', `/v1/runs/${runningRunId}`)).body.completedNodes;
+    for (const [method, path, body] of bodyRoutes()) {
+      // At the end of the body's last string: a Latin-1 "é" (0xE9), a lone continuation byte, a cut 3-byte sequence.
+      for (const bad of ['\u00e9', '\u0080', '\u00e2\u0082']) {
+        const rawBody = latin1(JSON.stringify(body).replace(/"(}+)$/, `${bad}"$1`));
+        expectError(await api.call(method, path, { rawBody, headers: json }), 400, 'malformed_request');
+      }
+    }
+    expect((await api.call('GET', `/v1/runs/${runningRunId}`)).body.completedNodes).toBe(nodesBefore);
+    // UTF-8 proper, multi-byte and astral, passes as before (on a run of its own: the others count runningRunId's nodes).
+    const run = await api.call('POST', '/v1/runs', { body: { workflowId: 'wf_utf8' } });
+    await api.call('POST', `/v1/runs/${run.body.id}/events`, { body: { type: 'run.started' } });
+    const nodeId = 'café ☕ 𝄞';
+    const accepted = await api.call('POST', `/v1/runs/${run.body.id}/events`, {
+      rawBody: new TextEncoder().encode(JSON.stringify({ type: 'node.completed', data: { nodeId } })),
+      headers: json,
+    });
+    expect(accepted.status).toBe(202);
+    expect((await api.call('GET', `/v1/runs/${run.body.id}`)).body.completedNodes).toBe(1);
+    const stored = await api.deps.sql<
+      { data: { nodeId: string } }[]
+    >`select data from events where run_id = ${run.body.id} and type = 'node.completed'`;
+    expect(stored.map((row) => row.data.nodeId)).toEqual([nodeId]);
+  });
+
   it('answers a body that is not application/json with 415 unsupported_media_type', async () => {
     for (const [method, path, body] of bodyRoutes()) {
       for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {

@@ -40,7 +40,11 @@ async function refused(call: Promise<unknown>): Promise<Refusal> {
 }
 
 /** A raw request to the API (for what the SDK cannot send), recorded like the SDK's. */
-async function raw(method: string, path: string, init: { body?: string; key?: string | null; headers?: Record<string, string> } = {}) {
+async function raw(
+  method: string,
+  path: string,
+  init: { body?: string | Uint8Array; key?: string | null; headers?: Record<string, string> } = {},
+) {
   const headers: Record<string, string> = { ...init.headers };
   const key = init.key === undefined ? s.adminKey : init.key;
   if (key !== null) headers['authorization'] = `Bearer ${key}`;
@@ -207,6 +211,10 @@ describe('applications', () => {
     const notJson = await raw('POST', '/api/v1/app', { body: '{"name": ' });
     expect(notJson.status).toBe(422);
     expect(notJson.body).toEqual({ detail: [{ loc: ['body'], msg: expect.any(String), type: 'value_error.jsondecode' }] });
+    // Not UTF-8 (a Latin-1 "é"): refused as undecodable, never stored with U+FFFD in its place.
+    const latin1 = await raw('POST', '/api/v1/app', { body: Uint8Array.from('{"name":"caf\u00e9"}', (char) => char.charCodeAt(0)) });
+    expect(latin1.status).toBe(422);
+    expect(latin1.body).toEqual({ detail: [{ loc: ['body'], msg: expect.any(String), type: 'value_error.jsondecode' }] });
     const notJsonType = await raw('POST', '/api/v1/app', { body: 'name=x', headers: { 'content-type': 'text/plain' } });
     expect(notJsonType.status).toBe(415);
     expect(notJsonType.body).toEqual({ code: 'unsupported_media_type', detail: expect.any(String) });

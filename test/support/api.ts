@@ -10,7 +10,8 @@ import { createTestDatabase } from './database.ts';
 
 export interface CallOptions {
   body?: unknown;
-  rawBody?: string;
+  /** Sent as is: bytes for a body that is not even UTF-8. */
+  rawBody?: string | Uint8Array;
   key?: string | null;
   headers?: Record<string, string>;
 }
@@ -50,7 +51,7 @@ export function apiCaller(
     const headers: Record<string, string> = { ...callOptions.headers };
     const key = callOptions.key === undefined ? adminKey : callOptions.key;
     if (key !== null) headers['authorization'] = `Bearer ${key}`;
-    let body: string | undefined = callOptions.rawBody;
+    let body: string | Uint8Array | undefined = callOptions.rawBody;
     if (callOptions.body !== undefined) {
       body = JSON.stringify(callOptions.body);
       headers['content-type'] ??= 'application/json';
