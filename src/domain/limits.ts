@@ -19,6 +19,19 @@ export const PAGE_SIZE = { default: 50, max: 250 } as const;
 
 export const ITERATOR_RULE = 'not an iterator returned by a previous page of this list';
 
+export const MOMENT_RANGE_RULE = 'must be a moment from year 1 to year 9999';
+
+// The moments PostgreSQL and JavaScript both handle: a year 0 or a duration of millions of days
+// parses, but PostgreSQL refuses the one and date arithmetic overflows on the other.
+const EARLIEST_MS = Date.parse('0001-01-01T00:00:00Z');
+const LATEST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** Whether a moment a filter names lies in years 1 to 9999 (an invalid Date does not). */
+export function isMomentInRange(at: Date): boolean {
+  const ms = at.getTime();
+  return ms >= EARLIEST_MS && ms <= LATEST_MS;
+}
+
 export function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
 }

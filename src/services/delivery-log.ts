@@ -14,7 +14,7 @@ import type { Queryable } from '../db/client.ts';
 import { attempts, deliveries, endpoints, messages, runs } from '../db/schema.ts';
 import type { AttemptErrorKind, AttemptOutcome, AttemptTrigger, EndpointKind, MessageStatus } from '../domain/delivery.ts';
 import { notFound, OrbitError } from '../domain/errors.ts';
-import { ITERATOR_RULE } from '../domain/limits.ts';
+import { isMomentInRange, ITERATOR_RULE } from '../domain/limits.ts';
 import type { ServiceDeps } from './deps.ts';
 
 /** One message at one endpoint, as the delivery log lists it. `id` is the message's (its svix-id). */
@@ -151,7 +151,7 @@ function parseCursor(iterator: string): Cursor | null {
   if (!/^[A-Za-z0-9_-]{1,600}$/.test(iterator)) return null;
   const [at, id, endpointId, ...rest] = Buffer.from(iterator, 'base64url').toString('utf8').split('|');
   if (at === undefined || id === undefined || rest.length > 0) return null;
-  if (!CURSOR_TIME.test(at) || Number.isNaN(Date.parse(at)) || !CURSOR_ID.test(id)) return null;
+  if (!CURSOR_TIME.test(at) || !isMomentInRange(new Date(at)) || !CURSOR_ID.test(id)) return null;
   if (endpointId !== undefined && !CURSOR_ID.test(endpointId)) return null;
   return { at, id, endpointId };
 }

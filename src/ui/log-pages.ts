@@ -5,6 +5,7 @@
  * the session's scope (a tenant, or one application of it), so anything else is simply not found.
  */
 import { ATTEMPT_ERROR_KINDS, MESSAGE_STATUSES, type AttemptErrorKind, type AttemptTrigger } from '../domain/delivery.ts';
+import { isMomentInRange } from '../domain/limits.ts';
 import { EVENT_TYPES } from '../domain/run.ts';
 import { parseDuration } from '../lib/durations.ts';
 import { applicationNames } from '../services/app-directory.ts';
@@ -96,12 +97,15 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(
 export function parseMoment(text: string, now: Date): Date | null {
   const trimmed = text.trim();
   const ago = parseDuration(trimmed);
-  if (ago !== null) return new Date(now.getTime() - ago);
+  if (ago !== null) {
+    const at = new Date(now.getTime() - ago);
+    return isMomentInRange(at) ? at : null;
+  }
   if (!ISO_DATE.test(trimmed)) return null;
   const normalised = trimmed.replace(' ', 'T');
   const zoned = normalised.length <= 10 || /(?:Z|[+-]\d{2}:?\d{2})$/i.test(normalised) ? normalised : `${normalised}Z`;
   const at = new Date(zoned);
-  return Number.isNaN(at.getTime()) ? null : at;
+  return isMomentInRange(at) ? at : null;
 }
 
 export interface ParsedList {

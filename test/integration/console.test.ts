@@ -515,6 +515,12 @@ describe('console pages', () => {
     const bad = await browser.request('/ui/messages?status=lost&since=yesterday&iterator=garbage');
     expect(bad.status).toBe(400);
     expect(bad.text).toContain('not a time or a duration');
+    // Moments that parse but that the database or date arithmetic cannot take: a 400 page, not a 500.
+    for (const since of ['0000-01-01T00:00Z', '9999999999d', '3000000d']) {
+      const far = await browser.request(`/ui/messages?since=${since}`);
+      expect(far.status).toBe(400);
+      expect(far.text).toContain('not a time or a duration');
+    }
   });
 
   it('search goes to the message, or to its run or workflow in the log', async () => {

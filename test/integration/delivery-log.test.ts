@@ -443,6 +443,9 @@ describe('GET /v1/admin/messages and /v1/admin/attempts over HTTP', () => {
     ['/v1/admin/messages?limit=ten', 'query.limit'],
     ['/v1/admin/messages?iterator=bm90IGFuIGl0ZXJhdG9y', 'query.iterator'],
     ['/v1/admin/messages?iterator=%00', 'query.iterator'],
+    // A forged iterator whose moment is year 0 (which PostgreSQL refuses).
+    ['/v1/admin/messages?iterator=' + Buffer.from('0000-01-01T00:00:00.000000Z|msg_abc').toString('base64url'), 'query.iterator'],
+    ['/v1/admin/attempts?iterator=' + Buffer.from('0000-01-01T00:00:00.000000Z|atmpt_abc').toString('base64url'), 'query.iterator'],
     ['/v1/admin/messages?tenantId=ten%20x', 'query.tenantId'],
     ['/v1/admin/messages?runId=' + 'r'.repeat(300), 'query.runId'],
     ['/v1/admin/attempts?status=pending', 'query.status'],
@@ -450,6 +453,15 @@ describe('GET /v1/admin/messages and /v1/admin/attempts over HTTP', () => {
     ['/v1/admin/attempts?statusCodeClass=404', 'query.statusCodeClass'],
     ['/v1/admin/attempts?since=soon', 'query.since'],
     ['/v1/admin/attempts?messageId=msg%3Bdrop', 'query.messageId'],
+    // Moments that parse but that PostgreSQL or date arithmetic cannot take: year 0, or millions of days back.
+    ['/v1/admin/messages?since=0000-01-01T00:00:00Z', 'query.since'],
+    ['/v1/admin/messages?until=0000-06-01T00:00:00Z', 'query.until'],
+    ['/v1/admin/messages?since=9999999999d', 'query.since'],
+    ['/v1/admin/messages?since=1000000d', 'query.since'],
+    ['/v1/admin/attempts?since=3000000d', 'query.since'],
+    ['/v1/admin/attempts?until=0000-01-01T00:00:00Z', 'query.until'],
+    ['/v1/admin/stats?since=100000000000000000000d', 'query.since'],
+    ['/v1/admin/stats?since=0000-01-01T00:00:00Z', 'query.since'],
   ])('answers 422 for %s', async (path, detail) => {
     expectError(await call('GET', path), 422, 'validation_failed', detail);
   });

@@ -148,6 +148,10 @@ describe('recover', () => {
     [{ since: 'last week' }, 'body.since'],
     [{ since: '2026-01-02T00:00:00Z', until: '2026-01-01T00:00:00Z' }, 'body.until'],
     [{ since: '1h', tenantId: 'ten x' }, 'body.tenantId'],
+    [{ since: '0000-01-01T00:00:00Z' }, 'body.since'],
+    [{ since: '9999999999d' }, 'body.since'],
+    [{ since: '3000000d' }, 'body.since'],
+    [{ since: '1h', until: '0000-01-01T00:00:00Z' }, 'body.until'],
   ])('answers 422 for %j', async (body, path) => {
     expectError(await call('POST', '/v1/admin/recover', { body }), 422, 'validation_failed', path);
   });

@@ -308,7 +308,7 @@ export function adminLogRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
   app.openapi(statsRoute, async (c) => {
     const now = deps.clock.now();
     const { since: sinceInput, ...scope } = c.req.valid('query');
-    const since = resolveTime(sinceInput, now) ?? new Date(now.getTime() - DAY_MS);
+    const since = resolveTime(sinceInput, now, 'query.since') ?? new Date(now.getTime() - DAY_MS);
     return c.json(await deliveryStats(deps, { since, ...scope }), 200);
   });
 

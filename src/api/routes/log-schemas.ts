@@ -3,7 +3,7 @@ import { z } from '@hono/zod-openapi';
 import { OrbitError } from '../../domain/errors.ts';
 import { parseDuration } from '../../lib/durations.ts';
 import { ATTEMPT_ERROR_KINDS, ATTEMPT_OUTCOMES, ATTEMPT_TRIGGERS, MESSAGE_STATUSES } from '../../domain/delivery.ts';
-import { ITERATOR_RULE } from '../../domain/limits.ts';
+import { isMomentInRange, ITERATOR_RULE, MOMENT_RANGE_RULE } from '../../domain/limits.ts';
 import { isValidIterator } from '../../services/delivery-log.ts';
 
 export const LogIteratorQuery = z
@@ -29,6 +29,10 @@ export const TimeValue = z
       ctx.addIssue({ code: 'custom', message: TIME_RULE });
       return z.NEVER;
     }
+    if (!isMomentInRange(at)) {
+      ctx.addIssue({ code: 'custom', message: MOMENT_RANGE_RULE });
+      return z.NEVER;
+    }
     return { at };
   })
   .openapi({
@@ -37,11 +41,14 @@ export const TimeValue = z
     description: 'an ISO 8601 time, or a duration before now (`30m`, `24h`, `7d`)',
   });
 
-export function resolveTime(input: TimeInput, now: Date): Date;
-export function resolveTime(input: TimeInput | undefined, now: Date): Date | undefined;
-export function resolveTime(input: TimeInput | undefined, now: Date): Date | undefined {
+/** A moment resolved against now; a duration reaching back before year 1 is a 422 naming `path`. */
+export function resolveTime(input: TimeInput, now: Date, path: string): Date;
+export function resolveTime(input: TimeInput | undefined, now: Date, path: string): Date | undefined;
+export function resolveTime(input: TimeInput | undefined, now: Date, path: string): Date | undefined {
   if (input === undefined) return undefined;
-  return 'at' in input ? input.at : new Date(now.getTime() - input.agoMs);
+  const at = 'at' in input ? input.at : new Date(now.getTime() - input.agoMs);
+  if (!isMomentInRange(at)) throw new OrbitError('validation_failed', 'the request is not valid', [{ path, message: MOMENT_RANGE_RULE }]);
+  return at;
 }
 
 /** since/until resolved against now; until must come after since. `prefix` names them in details. */
@@ -50,8 +57,8 @@ export function resolveWindow(
   now: Date,
   prefix: string,
 ): { since: Date | undefined; until: Date | undefined } {
-  const since = resolveTime(input.since, now);
-  const until = resolveTime(input.until, now);
+  const since = resolveTime(input.since, now, `${prefix}.since`);
+  const until = resolveTime(input.until, now, `${prefix}.until`);
   if (since && until && since >= until) {
     throw new OrbitError('validation_failed', 'the request is not valid', [{ path: `${prefix}.until`, message: 'must be after since' }]);
   }
