@@ -60,7 +60,7 @@ try {
   rolled = await rollUpDeliveryLog(services);
   console.log(`rollup, the minute job's usual run: ${rolled.windows} window(s) in ${(performance.now() - started).toFixed(0)} ms`);
 
-  const session = await signIn(services, { apiKey: adminKey, client: 'bench' });
+  const session = await signIn(services, { apiKey: adminKey, client: 'bench', peer: 'bench' });
   if (!session.ok) throw new Error('could not sign in');
   const [sample] = await database.sql<{ id: string; tenant_id: string; run_id: string; workflow_id: string }[]>`
     select m.id, m.tenant_id, m.run_id, m.workflow_id from deliveries d join messages m on m.id = d.message_id

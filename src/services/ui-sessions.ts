@@ -54,8 +54,12 @@ export const CONSOLE_SESSION: SessionTimes = { idleMs: 2 * 3_600_000, absoluteMs
 /** A portal session's idle limit; its absolute limit comes with the link. */
 export const PORTAL_IDLE_MS = 3_600_000;
 
-/** Sign-in limit: this many failures per client and window, then refusal until the window ends. */
-export const LOGIN_LIMIT = { failures: 10, windowMs: 10 * 60_000 } as const;
+/**
+ * Sign-in limit: this many failures per client and window, then refusal until the window ends; and
+ * `peerFailures` per peer address, whatever proxy header its requests carry, since a client can
+ * write a new one on every try.
+ */
+export const LOGIN_LIMIT = { failures: 10, peerFailures: 100, windowMs: 10 * 60_000 } as const;
 
 const TOUCH_EVERY_MS = 60_000;
 
@@ -95,16 +99,18 @@ async function countFailure(deps: Pick<ServiceDeps, 'db'>, client: string, now: 
  * Signs in to the console with an admin API key. Any other key, unknown, revoked or tenant-scoped,
  * is the same `invalid` (no hint which part was wrong); a client over the limit is `throttled`.
  */
-export async function signIn(deps: ServiceDeps, input: { apiKey: string; client: string }): Promise<SignIn> {
+export async function signIn(deps: ServiceDeps, input: { apiKey: string; client: string; peer: string }): Promise<SignIn> {
   const now = deps.clock.now();
   const client = input.client.slice(0, 200);
-  if ((await failuresNow(deps, client, now)) >= LOGIN_LIMIT.failures) {
+  const peer = `peer ${input.peer.slice(0, 64)}`;
+  const [clientFailures, peerFailures] = await Promise.all([failuresNow(deps, client, now), failuresNow(deps, peer, now)]);
+  if (clientFailures >= LOGIN_LIMIT.failures || peerFailures >= LOGIN_LIMIT.peerFailures) {
     return { ok: false, reason: 'throttled', retryAfterMs: windowStart(now).getTime() + LOGIN_LIMIT.windowMs - now.getTime() };
   }
   const apiKey = input.apiKey.trim();
   const principal = apiKey.length > 0 && apiKey.length <= 512 ? await authenticate(deps, apiKey) : null;
   if (principal === null || principal.scope !== 'admin') {
-    await countFailure(deps, client, now);
+    await Promise.all([countFailure(deps, client, now), countFailure(deps, peer, now)]);
     return { ok: false, reason: 'invalid' };
   }
   const token = newToken();

@@ -137,7 +137,7 @@ export function consoleRoutes(deps: UiDeps): Hono<UiEnv> {
     if (!sameOrigin(c, deps.publicUrl) || expected === undefined || !csrfMatches({ csrfToken: expected }, form['_csrf'])) {
       return loginPage(c, next, 'The sign-in form expired. Sign in again.', 403);
     }
-    const result = await signIn(services, { apiKey: form['apiKey'] ?? '', client: clientOf(c) });
+    const result = await signIn(services, { apiKey: form['apiKey'] ?? '', ...clientOf(c) });
     if (!result.ok && result.reason === 'throttled') {
       c.header('retry-after', String(Math.ceil(result.retryAfterMs / 1000)));
       return loginPage(

@@ -145,8 +145,12 @@ export function sameOrigin(c: Context, publicUrl: string | undefined): boolean {
   return allowed.has(new URL(referer).origin);
 }
 
-/** The client as the sign-in rate limit counts it: the peer address, and the nearest proxy's view. */
-export function clientOf(c: Context): string {
+/**
+ * Who a sign-in comes from, as its rate limit counts it: `client` is the peer address with the
+ * nearest proxy's `X-Forwarded-For` entry (so clients behind one proxy are told apart), `peer` the
+ * address alone. The header is the client's to write, so the peer has a limit of its own too.
+ */
+export function clientOf(c: Context): { client: string; peer: string } {
   let peer = 'unknown';
   try {
     peer = getConnInfo(c).remote.address ?? 'unknown';
@@ -154,7 +158,7 @@ export function clientOf(c: Context): string {
     // Not served by @hono/node-server (in-process requests in tests).
   }
   const forwarded = c.req.header('x-forwarded-for')?.split(',').at(-1)?.trim();
-  return forwarded ? `${peer} via ${forwarded.slice(0, 64)}` : peer;
+  return { client: forwarded ? `${peer} via ${forwarded.slice(0, 64)}` : peer, peer };
 }
 
 export const isHtmx = (c: Context): boolean => c.req.header('hx-request') === 'true';

@@ -11,6 +11,7 @@ import { createApp } from '../../src/api/app.ts';
 import { attempts, uiSessions } from '../../src/db/schema.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { createTenant } from '../../src/services/tenants.ts';
+import { LOGIN_LIMIT } from '../../src/services/ui-sessions.ts';
 import { CSP } from '../../src/ui/security.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { insertAttempt, insertMessage, manualClock } from '../support/log-app.ts';
@@ -75,9 +76,12 @@ class Browser {
     return match[1];
   }
 
-  async signIn(apiKey: string): Promise<{ status: number; csrf: string; text: string; headers: Headers }> {
+  async signIn(
+    apiKey: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; csrf: string; text: string; headers: Headers }> {
     const login = await this.request('/ui/login');
-    const answer = await this.request('/ui/login', { form: { _csrf: Browser.csrfOf(login.text), apiKey, next: '/ui' } });
+    const answer = await this.request('/ui/login', { form: { _csrf: Browser.csrfOf(login.text), apiKey, next: '/ui' }, headers });
     if (answer.status !== 303) return { ...answer, csrf: '' };
     const home = await this.request('/ui/messages');
     return { ...answer, csrf: Browser.csrfOf(home.text) };
@@ -203,6 +207,24 @@ describe('sign-in and sessions', () => {
     expect(browser.cookies.has('orbit_console')).toBe(false);
     clock.advance(10 * 60_000);
     expect((await browser.signIn(api.adminKey)).status).toBe(303);
+  });
+
+  it('tells clients behind a proxy apart, but a forged X-Forwarded-For gets no more than the peer limit', async () => {
+    const browser = new Browser();
+    const via = (address: string) => ({ 'x-forwarded-for': address });
+    for (let i = 0; i < 10; i++) expect((await browser.signIn(`gx_guess_${i}_0000000000000000000`, via('10.0.0.1'))).status).toBe(401);
+    expect((await browser.signIn(api.adminKey, via('10.0.0.1'))).status).toBe(429);
+    // Another client behind the same proxy is not locked out by the first one's failures.
+    expect((await new Browser().signIn(api.adminKey, via('10.0.0.2'))).status).toBe(303);
+    // A new header on every try: each counts against the peer address too, until it is locked.
+    for (let i = 10; i < LOGIN_LIMIT.peerFailures; i++) {
+      expect((await browser.signIn(`gx_guess_${i}_0000000000000000000`, via(`10.1.${i >> 8}.${i & 255}`))).status).toBe(401);
+    }
+    const refused = await new Browser().signIn(api.adminKey, via('10.9.9.9'));
+    expect(refused.status).toBe(429);
+    expect(refused.text).toContain('Too many failed sign-ins');
+    clock.advance(10 * 60_000);
+    expect((await new Browser().signIn(api.adminKey, via('10.9.9.9'))).status).toBe(303);
   });
 
   it('revoking the key ends its sessions at once', async () => {
