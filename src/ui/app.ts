@@ -25,6 +25,21 @@ function errorPage(c: Context, status: 400 | 404 | 500, text: string): Response 
   );
 }
 
+/**
+ * Whether a request carries a NUL character in its URL or form fields: PostgreSQL's text cannot
+ * hold one, so a filter, id or form value with it would fail in the database rather than as input.
+ */
+async function holdsNul(c: Context): Promise<boolean> {
+  if (/%00/i.test(c.req.url)) return true;
+  const type = c.req.header('content-type') ?? '';
+  if (c.req.method !== 'POST' || !(type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data')))
+    return false;
+  const body = await c.req.parseBody({ all: true });
+  return Object.values(body)
+    .flat()
+    .some((value) => typeof value === 'string' && value.includes('\u0000'));
+}
+
 export function uiRoutes(deps: UiDeps): Hono<UiEnv> {
   const app = new Hono<UiEnv>();
   for (const path of ['/ui', '/ui/*', '/portal', '/portal/*']) {
@@ -34,6 +49,9 @@ export function uiRoutes(deps: UiDeps): Hono<UiEnv> {
       c.header('server-timing', `app;dur=${(performance.now() - started).toFixed(1)}`);
     });
     app.use(path, securityHeaders);
+    app.use(path, async (c, next) =>
+      (await holdsNul(c)) ? errorPage(c, 400, 'That request is not valid: it holds a NUL character.') : next(),
+    );
   }
 
   // Someone who opens Orbit's address in a browser wants the console.

@@ -537,6 +537,11 @@ describe('console pages', () => {
     const bad = await browser.request('/ui/messages?status=lost&since=yesterday&iterator=garbage');
     expect(bad.status).toBe(400);
     expect(bad.text).toContain('not a time or a duration');
+    for (const path of ['/ui/messages?workflowId=%00', '/ui/messages?eventType=%00', '/ui/recover?since=1h&tenantId=%00']) {
+      const nul = await browser.request(path);
+      expect(nul.status).toBe(400);
+      expect(nul.text).toContain('NUL character');
+    }
     // Moments that parse but that the database or date arithmetic cannot take: a 400 page, not a 500.
     for (const since of ['0000-01-01T00:00Z', '9999999999d', '3000000d']) {
       const far = await browser.request(`/ui/messages?since=${since}`);
@@ -703,6 +708,16 @@ describe('applications in the console and their portals', () => {
     });
     expect(unknownType.status).toBe(400);
     expect(unknownType.text).toContain('exist: no.such.type');
+    // A NUL character (which PostgreSQL's text cannot hold) in a form field, a filter or an id: a 400 page, never a 500.
+    const nul = await browser.request('/portal/endpoints', {
+      form: { _csrf: csrf, url: 'https://hooks.acme.example/new', eventTypes: '\u0000' },
+    });
+    expect(nul.status).toBe(400);
+    expect(nul.text).toContain('NUL character');
+    for (const path of ['/portal/messages?workflowId=%00', '/portal/messages?eventType=a%00b']) {
+      expect((await browser.request(path)).status).toBe(400);
+    }
+    expect((await browser.request('/portal/messages/msg_%00/retry', { form: { _csrf: csrf } })).status).toBe(400);
     const badUrl = await browser.request('/portal/endpoints', { form: { _csrf: csrf, url: 'ftp://nope.example' } });
     expect(badUrl.status).toBe(400);
     expect(badUrl.text).toContain('https://');
