@@ -9,7 +9,7 @@
  * db/schema.ts), so a time window and a page are one index range scan: the message's columns are
  * indexed on `messages`, the delivery's state (status, endpoint) on `deliveries`.
  */
-import { and, asc, desc, eq, gte, inArray, lt, or, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNotNull, lt, ne, or, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
 import { attempts, deliveries, endpoints, messages, runs } from '../db/schema.ts';
 import type { AttemptErrorKind, AttemptOutcome, AttemptTrigger, EndpointKind, MessageStatus } from '../domain/delivery.ts';
@@ -86,6 +86,8 @@ export interface MessageFilter {
   appId?: string | undefined;
   endpointId?: string | undefined;
   eventType?: string | undefined;
+  /** Leaves out Orbit's operational events (a portal's view: they are about Orbit, for its operators). */
+  withoutOperational?: boolean | undefined;
   /** createdAt >= since */
   since?: Date | undefined;
   /** createdAt < until */
@@ -112,6 +114,8 @@ export interface AttemptFilter {
 export interface MessageScope {
   tenantId?: string | undefined;
   appId?: string | undefined;
+  /** Finds no operational event (see MessageFilter). */
+  withoutOperational?: boolean | undefined;
   /** Picks the delivery the top-level fields describe. */
   endpointId?: string | undefined;
 }
@@ -325,6 +329,7 @@ export function messageListQuery(db: Queryable, filter: MessageFilter) {
         filter.appId !== undefined ? eq(filter.endpointId !== undefined ? endpoints.appId : messages.appId, filter.appId) : undefined,
         filter.endpointId !== undefined ? eq(deliveries.endpointId, filter.endpointId) : undefined,
         filter.eventType !== undefined ? eq(messages.eventType, filter.eventType) : undefined,
+        filter.withoutOperational === true ? ne(endpoints.kind, 'operational') : undefined,
         filter.since !== undefined ? gte(time, filter.since) : undefined,
         filter.until !== undefined ? lt(time, filter.until) : undefined,
         beforeDeliveryCursor(time, id, filter.iterator),
@@ -422,6 +427,8 @@ export async function getMessage(deps: Pick<ServiceDeps, 'db'>, messageId: strin
         eq(messages.id, messageId),
         scope.tenantId !== undefined ? eq(messages.tenantId, scope.tenantId) : undefined,
         scope.appId !== undefined ? eq(messages.appId, scope.appId) : undefined,
+        // An operational event is the one message of neither a run nor an application.
+        scope.withoutOperational === true ? or(isNotNull(messages.runId), isNotNull(messages.appId)) : undefined,
       ),
     );
   if (!message) throw notFound('message');

@@ -5,7 +5,7 @@
  * transaction; one statement (or one short transaction when retries are planned) records the whole
  * batch afterwards. The two hot statements (load, record) go to postgres.js directly.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import type postgres from 'postgres';
 import pkg from '../../package.json' with { type: 'json' };
 import { deliveries, endpoints, messages } from '../db/schema.ts';
@@ -774,7 +774,7 @@ export interface ManualRetryAccepted {
 export async function retryMessage(
   deps: ServiceDeps,
   messageId: string,
-  scope: { tenantId?: string | undefined; appId?: string | undefined; endpointId?: string | undefined } = {},
+  scope: { tenantId?: string | undefined; appId?: string | undefined; endpointId?: string | undefined; withoutOperational?: boolean } = {},
 ): Promise<ManualRetryAccepted> {
   const found = await deps.db
     .select({
@@ -791,6 +791,7 @@ export async function retryMessage(
         scope.tenantId !== undefined ? eq(messages.tenantId, scope.tenantId) : undefined,
         scope.appId !== undefined ? eq(messages.appId, scope.appId) : undefined,
         scope.endpointId !== undefined ? eq(deliveries.endpointId, scope.endpointId) : undefined,
+        scope.withoutOperational === true ? ne(endpoints.kind, 'operational') : undefined,
       ),
     );
   if (found.length === 0) throw notFound(scope.endpointId === undefined ? 'message' : 'message at this endpoint');

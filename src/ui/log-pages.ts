@@ -40,9 +40,10 @@ export interface LogContext {
 }
 
 /** The filters every query of this context is locked to: a portal's tenant, and its application if it has one. */
-export function scopeFilter(ctx: Pick<LogContext, 'scope'>): Pick<MessageFilter, 'tenantId' | 'appId'> {
+export function scopeFilter(ctx: Pick<LogContext, 'scope'>): Pick<MessageFilter, 'tenantId' | 'appId' | 'withoutOperational'> {
   if (ctx.scope === undefined) return {};
-  return { tenantId: ctx.scope.tenantId, appId: ctx.scope.appId };
+  // Operational events are Orbit's, for its operators; the deployment's carry every tenant's ids.
+  return { tenantId: ctx.scope.tenantId, appId: ctx.scope.appId, withoutOperational: true };
 }
 
 /** Which of the three kinds of page this context renders. */

@@ -438,6 +438,37 @@ describe('portal links', () => {
     expect(answer.status).toBe(403);
   });
 
+  it("the portal shows none of Orbit's operational events, which are the operator's (the deployment's name every tenant)", async () => {
+    // As the deployment's operational endpoint records them: messages of the admin's tenant, of neither a run nor an application.
+    const endpointId = `ep_operational${Math.random().toString(36).slice(2, 12)}`;
+    const eventId = `msg_operational${Math.random().toString(36).slice(2, 12)}`;
+    const payload = JSON.stringify({
+      type: 'message.attempt.exhausted',
+      data: { tenantId: other.id, runId: otherRun, workflowId: 'wf_other_secret' },
+    });
+    await api.deps
+      .sql`insert into endpoints (id, tenant_id, kind, url) values (${endpointId}, ${api.tenantId}, 'operational', 'https://ops.example/hook')`;
+    await api.deps
+      .sql`insert into messages (id, tenant_id, event_type, payload, created_at) values (${eventId}, ${api.tenantId}, 'message.attempt.exhausted', ${payload}, ${'2026-03-01T11:45:00Z'}::timestamptz)`;
+    await api.deps
+      .sql`insert into deliveries (message_id, endpoint_id, tenant_id, status, created_at) values (${eventId}, ${endpointId}, ${api.tenantId}, 'failed', ${'2026-03-01T11:45:00Z'}::timestamptz)`;
+
+    const console = new Browser();
+    await console.signIn(api.adminKey);
+    expect((await console.request('/ui/messages')).text).toContain(eventId);
+
+    const { browser, csrf } = await portalBrowser(api.tenantId);
+    for (const path of ['/portal/messages', '/portal/messages?eventType=message.attempt.exhausted', '/portal/messages?status=failed']) {
+      const list = await browser.request(path);
+      expect(list.status).toBe(200);
+      expect(list.text).not.toContain(eventId);
+      expect(list.text).not.toContain(other.id);
+    }
+    expect((await browser.request(`/portal/messages/${eventId}`)).status).toBe(404);
+    expect((await browser.request(`/portal/messages?q=${eventId}`)).text).not.toContain(`/portal/messages/${eventId}"`);
+    expect((await browser.request(`/portal/messages/${eventId}/retry`, { form: { _csrf: csrf } })).status).toBe(404);
+  });
+
   it("the portal shows its tenant's messages and nothing of another tenant, by any URL", async () => {
     const { browser, csrf } = await portalBrowser(api.tenantId);
     const list = await browser.request('/portal/messages');
