@@ -16,6 +16,8 @@ export const STATUS_OF: Record<ErrorCode, ContentfulStatusCode> = {
   run_finished: 409,
   idempotency_conflict: 409,
   conflict: 409,
+  // A request that is fine but would go over a count Orbit keeps (Svix's 400 limit_reached).
+  limit_reached: 400,
   // A message whose content was expunged cannot be sent again (Svix answers 400 missing_payload).
   content_expunged: 400,
   payload_too_large: 413,

@@ -206,7 +206,7 @@ export const errorResponses = (...statuses: Array<400 | 401 | 403 | 404 | 409 | 
   );
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: '`malformed_request`: the body is not JSON',
+  400: '`malformed_request`: the body is not JSON (or not UTF-8); `limit_reached`: a rotation past 10 secrets in their grace period',
   401: '`unauthenticated`: missing, unknown or revoked API key',
   403: '`forbidden`: a tenant key on an admin route',
   404: '`not_found`: no such resource for this tenant',

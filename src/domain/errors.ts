@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'run_finished'
   | 'idempotency_conflict'
   | 'conflict'
+  | 'limit_reached'
   | 'content_expunged'
   | 'payload_too_large'
   | 'unsupported_media_type'

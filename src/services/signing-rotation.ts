@@ -9,6 +9,7 @@ import { notFound, OrbitError } from '../domain/errors.ts';
 import { generateSigningSecret, normaliseSigningSecret, parseSigningSecret, SIGNING_SECRET_RULE } from '../domain/signing.ts';
 import type { ServiceDeps } from './deps.ts';
 import {
+  countValidSigningSecrets,
   currentSigningSecret,
   replaceSigningSecret,
   validSigningSecrets,
@@ -18,6 +19,11 @@ import {
 
 export const DEFAULT_GRACE_MS = 24 * 3_600_000;
 export const MAX_GRACE_MS = 7 * 86_400_000;
+/**
+ * Secrets in their grace period at most, as Svix allows: each adds a `v1,…` entry to both signature
+ * headers of every delivery, and enough of them would outgrow a receiver's header limit.
+ */
+export const MAX_OLD_SECRETS = 10;
 
 export interface RotateInput {
   /** How long the secrets valid before keep signing, ms: 0..7 days, default 24 h. */
@@ -65,6 +71,13 @@ export async function rotateSigningSecret(
             .for('update');
     if (!locked) throw notFound(owner.endpointId === null ? 'tenant' : 'endpoint');
     const now = deps.clock.now();
+    // A rotation without grace retires every earlier secret at once, so it is always allowed.
+    if (grace > 0 && (await countValidSigningSecrets(tx, owner, now)) > MAX_OLD_SECRETS) {
+      throw new OrbitError(
+        'limit_reached',
+        `${MAX_OLD_SECRETS} earlier secrets still sign; wait until one expires, or rotate with a grace period of 0 to retire them all`,
+      );
+    }
     const expiresAt = new Date(now.getTime() + grace);
     const hadPrevious = await replaceSigningSecret(deps, tx, owner, secret, now, expiresAt);
     const secrets = await validSigningSecrets(tx, deps.cipher, owner, now);

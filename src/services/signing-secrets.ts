@@ -117,6 +117,15 @@ export async function insertSigningSecret(
  * latest, so a rotation after a leak with no grace period retires them all at once. Returns whether
  * any secret was still valid. Callers serialise rotations of one owner (a row lock).
  */
+/** How many secrets of an owner sign now (its current one and those in their grace period). */
+export async function countValidSigningSecrets(db: Queryable, owner: SecretOwner, now: Date): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(signingSecrets)
+    .where(and(ownedBy(owner), validAt(now)));
+  return row?.n ?? 0;
+}
+
 export async function replaceSigningSecret(
   deps: Pick<ServiceDeps, 'cipher'>,
   db: Queryable,

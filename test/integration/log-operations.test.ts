@@ -428,6 +428,17 @@ describe('signing-secret rotation', () => {
     expect(read.body.secrets).toHaveLength(1);
   });
 
+  it('refuses an eleventh secret in its grace period with 400 limit_reached, but not a rotation without grace', async () => {
+    const tenant = await createTenant(api.deps, 'rotating often');
+    const path = `/v1/admin/tenants/${tenant.id}/signing-secret/rotate`;
+    for (let i = 0; i < 10; i++) expect((await call('POST', path, { body: {} })).status).toBe(200);
+    expectError(await call('POST', path, { body: { gracePeriod: '1h' } }), 400, 'limit_reached');
+    const retiring = await call('POST', path, { body: { gracePeriod: 0 } });
+    expect(retiring.status).toBe(200);
+    expect(retiring.body.secrets).toHaveLength(1);
+    expect((await call('POST', path, { body: {} })).status).toBe(200);
+  });
+
   it('refuses bad input with 422, an unknown tenant with 404', async () => {
     const tenant = await createTenant(api.deps, 'refusing');
     const path = `/v1/admin/tenants/${tenant.id}/signing-secret/rotate`;

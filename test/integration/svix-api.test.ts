@@ -341,6 +341,18 @@ describe('endpoints', () => {
     ]);
   });
 
+  it('keeps at most 10 secrets in their grace period, as Svix does; a rotation without grace retires them all', async () => {
+    const endpoint = await svix.endpoint.create(appId, { url: RECEIVER });
+    for (let i = 0; i < 10; i++) await svix.endpoint.rotateSecret(appId, endpoint.id, {});
+    const over = await refused(svix.endpoint.rotateSecret(appId, endpoint.id, {}));
+    expect(over.code).toBe(400);
+    expect(over.body).toEqual({ code: 'limit_reached', detail: expect.stringContaining('10 earlier secrets') });
+    const kept = (await svix.endpoint.getSecret(appId, endpoint.id)).key;
+    await svix.endpoint.rotateSecret(appId, endpoint.id, { gracePeriodSeconds: 0 });
+    expect((await svix.endpoint.getSecret(appId, endpoint.id)).key).not.toBe(kept);
+    await svix.endpoint.rotateSecret(appId, endpoint.id, {});
+  });
+
   it('upserts, patches (disabled, filters), deletes; a deleted endpoint is gone and its uid free', async () => {
     const uid = unique('upsert-ep');
     const created = await raw('PUT', `/api/v1/app/${appId}/endpoint/${uid}`, { body: JSON.stringify({ url: RECEIVER }) });

@@ -234,7 +234,7 @@ const rotateRoute = createRoute({
   tags: ['Admin: tenants'],
   summary: "Rotate a tenant's signing secret",
   description:
-    'Makes a new current secret (generated, or `secret` when given). Every secret valid before keeps signing — every delivery carries one signature per valid secret — until `previousSecretExpiresAt` at the latest; `gracePeriod: 0` retires them all at once (after a leak). `secrets` lists the secrets that sign from now on. Read the current secret back with `GET /v1/admin/tenants/{id}/signing-secret`.',
+    'Makes a new current secret (generated, or `secret` when given). Every secret valid before keeps signing — every delivery carries one signature per valid secret — until `previousSecretExpiresAt` at the latest; `gracePeriod: 0` retires them all at once (after a leak). With 10 earlier secrets still in their grace period, a rotation with grace is refused (400 `limit_reached`): each one adds a signature to every delivery. `secrets` lists the secrets that sign from now on. Read the current secret back with `GET /v1/admin/tenants/{id}/signing-secret`.',
   request: {
     params: z.object({ id: IdParam('id', 'ten_08QAIw9MnoEyeUVwXmXpDng') }),
     body: {

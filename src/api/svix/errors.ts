@@ -28,6 +28,7 @@ const SVIX_CODE: Record<ErrorCode, string> = {
   run_finished: 'conflict',
   idempotency_conflict: 'idempotency_conflict',
   conflict: 'conflict',
+  limit_reached: 'limit_reached',
   content_expunged: 'missing_payload',
   payload_too_large: 'payload_too_large',
   unsupported_media_type: 'unsupported_media_type',
