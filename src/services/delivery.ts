@@ -719,7 +719,7 @@ async function recordAttempts(deps: DeliveryDeps, results: readonly AttemptResul
 
 /**
  * The operational events recorded attempts make (Svix's rules): `message.attempt.exhausted` when a
- * scheduled attempt leaves the delivery failed for good, `message.attempt.failing` at its 4th failed
+ * scheduled attempt leaves the delivery failed for good (its last step, or one that disabled its endpoint), `message.attempt.failing` at its 4th failed
  * attempt, `message.attempt.recovered` when it first succeeds after that; `endpoint.disabled` for
  * endpoints auto-disabled here.
  */
@@ -729,13 +729,17 @@ function operationalEvents(
   disabled: readonly { id: string; tenantId: string; failingSince: Date }[],
 ): OperationalEvent[] {
   const byAttempt = new Map(results.map((result) => [result.record.attempt_id, result]));
+  const disabledIds = new Set(disabled.map((endpoint) => endpoint.id));
   const events: OperationalEvent[] = [];
   for (const row of rows) {
     const result = byAttempt.get(row.attemptId);
     if (result === undefined || result.endpoint.kind === 'operational') continue;
     const attempt = Number(row.attempt);
+    // A failed attempt that disabled its endpoint also ended its delivery failed (endpoint-health.ts), as Svix's
+    // disabling attempt is always the last of its message.
+    const ended = row.messageStatus === 'failed' || (row.messageStatus === 'pending' && disabledIds.has(row.endpointId));
     let type: 'message.attempt.exhausted' | 'message.attempt.failing' | 'message.attempt.recovered' | null = null;
-    if (row.outcome === 'failed' && onSchedule(row.trigger) && row.messageStatus === 'failed') type = 'message.attempt.exhausted';
+    if (row.outcome === 'failed' && onSchedule(row.trigger) && ended) type = 'message.attempt.exhausted';
     else if (row.outcome === 'failed' && !row.delivered && attempt === 4) type = 'message.attempt.failing';
     else if (row.outcome === 'succeeded' && row.latencySeconds !== null && attempt >= 5) type = 'message.attempt.recovered';
     if (type === null) continue;

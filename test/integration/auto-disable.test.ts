@@ -107,6 +107,14 @@ it('an endpoint failing for ORBIT_ENDPOINT_DISABLE_AFTER is disabled, its pendin
     data: { appId, appUid: null, endpointId, endpointUid: null, failSince: expect.any(String), trigger: 'automatic' },
   });
 
+  // The attempt that disabled the endpoint was its message's last: that message is exhausted (as in Svix,
+  // where the disabling attempt is always a message's last); the others ended without an attempt of their own.
+  await expect
+    .poll(() => operational.requests.filter((each) => each.body.includes('"message.attempt.exhausted"')).length, { timeout: 10_000 })
+    .toBe(1);
+  const exhausted = operational.requests.find((each) => each.body.includes('"message.attempt.exhausted"'));
+  expect(JSON.parse(exhausted?.body as string)).toMatchObject({ type: 'message.attempt.exhausted', data: { msgId: third, endpointId } });
+
   // A disabled endpoint gets no new messages; attempts already due are not made.
   const later = await send(appId);
   expect(await deliveryOf(later)).toBeUndefined();
