@@ -4,6 +4,7 @@
  * (`npm run docs:config` writes it; a test checks it is current) and the deployment manifests'
  * check. This is the only reader of process.env.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from './lib/durations.ts';
 import { parseCidrList, type Cidr } from './domain/network.ts';
@@ -11,6 +12,9 @@ import { parseRetrySchedule, RETRY_SCHEDULE_RULE } from './domain/schedule.ts';
 import { parseSigningSecret } from './domain/signing.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+// A DNS name: dot-separated labels of letters, digits and inner hyphens.
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 function integer(min: number, max: number) {
   return z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
@@ -63,7 +67,10 @@ export const VARIABLES = {
     default: '0.0.0.0',
     accepted: 'a host name or IP address to listen on',
     meaning: 'HTTP listen address (`0.0.0.0`: every interface)',
-    schema: z.string().min(1).max(255),
+    schema: z
+      .string()
+      .max(253)
+      .refine((text) => isIP(text) !== 0 || HOST_NAME.test(text)),
   }),
   ORBIT_DATA_DIR: variable({
     default: './.orbit',

@@ -198,6 +198,20 @@ describe('loadConfig rejects bad values with one line naming variable, value and
     expect(error.message).not.toContain(value.slice(value.indexOf('_') + 1));
   });
 
+  it.each(['not_a_host!', 'two words', '-leading.example', 'a..b', 'ab:cd'])(
+    'HOST=%j is refused, naming HOST and what it takes',
+    (value) => {
+      const error = configError({ HOST: value });
+      expect(error.variable).toBe('HOST');
+      expect(error.message).toContain(`HOST=${JSON.stringify(value)}`);
+      expect(error.message).toContain('a host name or IP address');
+    },
+  );
+
+  it.each(['0.0.0.0', '127.0.0.1', '::', '::1', 'localhost', 'orbit.internal.example.com', 'api-1'])('HOST=%j is accepted', (value) => {
+    expect(loadConfig({ HOST: value }).host).toBe(value);
+  });
+
   it('DATABASE_URL in an error loses its password', () => {
     const error = configError({ DATABASE_URL: 'mysql://orbit:hunter2@db.internal/orbit' });
     expect(error.variable).toBe('DATABASE_URL');
