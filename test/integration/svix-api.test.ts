@@ -673,6 +673,17 @@ describe('idempotency keys', () => {
     const conflict = await refused(svix.message.create(app.id, { eventType: 'a.b', payload: { n: 2 } }, { idempotencyKey: key }));
     expect(conflict).toEqual({ code: 409, body: { code: 'idempotency_conflict', detail: expect.any(String) } });
 
+    // A key belongs to its URL, as in Svix: the same key on another route (or another application) is another request.
+    const shared = unique('shared');
+    const madeApp = await svix.application.create({ name: 'keyed' }, { idempotencyKey: shared });
+    const typed = await svix.eventType.create(
+      { name: unique('keyed.type').replace(/-/g, '.'), description: 'x' },
+      { idempotencyKey: shared },
+    );
+    expect(typed.name).toMatch(/^keyed\.type/);
+    const elsewhere = await svix.message.create(madeApp.id, { eventType: 'a.b', payload: { n: 1 } }, { idempotencyKey: key });
+    expect(elsewhere.id).not.toBe(first.id);
+
     // A refusal is not kept: a corrected retry with the same key runs.
     const appKey = unique('app-key');
     await refused(svix.application.create({ name: '' }, { idempotencyKey: appKey }));

@@ -1,8 +1,8 @@
 /**
  * `idempotency-key` on the Svix-compatible POST routes (the SDKs send one on every POST, the same on
  * their own retries): the first successful answer is stored and a repeat of the same request with
- * the same key gets it back, byte for byte, without running again. The same key with another
- * request is a 409; a repeat while the first is still running waits for it (up to a few seconds).
+ * the same key gets it back, byte for byte, without running again. A key is scoped to its URL, as
+ * Svix scopes it; the same key and URL with another body is a 409 (Svix would replay); a repeat while the first is still running waits for it (up to a few seconds).
  * Refusals and failures are not stored, so a retry after one runs afresh.
  */
 import { createHash } from 'node:crypto';
@@ -18,9 +18,9 @@ const POLL_MS = 50;
 
 export function idempotency(deps: Pick<ServiceDeps, 'db' | 'clock' | 'random'>): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    const key = c.req.header('idempotency-key');
-    if (c.req.method !== 'POST' || key === undefined) return next();
-    if (!KEY.test(key)) {
+    const given = c.req.header('idempotency-key');
+    if (c.req.method !== 'POST' || given === undefined) return next();
+    if (!KEY.test(given)) {
       return svixValidation(c, [
         { loc: ['header', 'idempotency-key'], msg: 'must be 1 to 255 visible ASCII characters', type: 'value_error' },
       ]);
@@ -29,7 +29,11 @@ export function idempotency(deps: Pick<ServiceDeps, 'db' | 'clock' | 'random'>):
     // Reading the text first also keeps the exact bytes for the handler (message payloads).
     const body = await c.req.text();
     const url = new URL(c.req.url);
-    const hash = createHash('sha256').update(`${c.req.method}\n${url.pathname}${url.search}\n${body}`).digest('hex');
+    const target = `${url.pathname}${url.search}`;
+    // A key belongs to the URL it was sent to, as in Svix: one key on two routes is two requests.
+    // The URL goes in hashed, so the stored key stays short whatever the query string.
+    const key = `${createHash('sha256').update(target).digest('hex').slice(0, 32)}:${given}`;
+    const hash = createHash('sha256').update(`${c.req.method}\n${target}\n${body}`).digest('hex');
 
     let claim: Claim = await claimIdempotencyKey(deps, tenantId, key, hash);
     const deadline = Date.now() + WAIT_MS;
