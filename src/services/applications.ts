@@ -5,7 +5,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
 import { applications, attempts, deliveries, endpoints, messages, signingSecrets } from '../db/schema.ts';
-import { notFound } from '../domain/errors.ts';
+import { notFound, OrbitError } from '../domain/errors.ts';
 import { ID_PREFIX, isIdOf, listOut, type ListOut, type ListPage } from '../domain/svix.ts';
 import { newId } from '../lib/ids.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -145,12 +145,18 @@ export async function upsertApplication(
   input: ApplicationInput,
 ): Promise<{ application: ApplicationView; created: boolean }> {
   const byId = isIdOf(ID_PREFIX.app, key);
-  const existing = await lookupApplication(deps.db, tenantId, key);
+  let existing = await lookupApplication(deps.db, tenantId, key);
   const pathUid = byId ? null : key;
   if (!existing) {
     if (byId) throw notFound('application');
     const uid = input.uid === undefined ? pathUid : input.uid;
-    return createApplication(deps, tenantId, { ...input, uid }, {});
+    try {
+      return await createApplication(deps, tenantId, { ...input, uid }, {});
+    } catch (error) {
+      // A concurrent upsert of the same uid created it first: this one updates it, as it would have a moment later.
+      existing = error instanceof OrbitError && error.code === 'conflict' ? await lookupApplication(deps.db, tenantId, key) : null;
+      if (!existing) throw error;
+    }
   }
   const uid = input.uid === undefined ? (pathUid ?? existing.uid) : input.uid;
   return {

@@ -296,12 +296,18 @@ export async function upsertEndpoint(
 ): Promise<{ endpoint: EndpointView; created: boolean }> {
   const app = await findApplication(deps.db, tenantId, appKey);
   const byId = isIdOf(ID_PREFIX.endpoint, key);
-  const existing = await lookupEndpoint(deps.db, app.id, key);
+  let existing = await lookupEndpoint(deps.db, app.id, key);
   const pathUid = byId ? null : key;
   if (!existing) {
     if (byId) throw new OrbitError('not_found', 'endpoint not found');
     const uid = fields.uid === undefined ? pathUid : fields.uid;
-    return { endpoint: await createEndpoint(deps, tenantId, app.id, { ...fields, uid }), created: true };
+    try {
+      return { endpoint: await createEndpoint(deps, tenantId, app.id, { ...fields, uid }), created: true };
+    } catch (error) {
+      // A concurrent upsert of the same uid created it first: this one updates it, as it would have a moment later.
+      existing = error instanceof OrbitError && error.code === 'conflict' ? await lookupEndpoint(deps.db, app.id, key) : null;
+      if (!existing) throw error;
+    }
   }
   await checkFields(deps, tenantId, fields);
   const endpoint = await updateEndpoint(deps, existing, {

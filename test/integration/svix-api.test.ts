@@ -353,6 +353,23 @@ describe('endpoints', () => {
     await svix.endpoint.rotateSecret(appId, endpoint.id, {});
   });
 
+  it('concurrent upserts of a new uid create it once and update it for the rest, with no 409', async () => {
+    const appUid = unique('racing-app');
+    const apps = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => raw('PUT', `/api/v1/app/${appUid}`, { body: JSON.stringify({ name: `racer ${i}` }) })),
+    );
+    expect(apps.map((answer) => answer.status).sort()).toEqual([200, 200, 200, 200, 200, 201]);
+    expect(new Set(apps.map((answer) => answer.body?.['id'])).size).toBe(1);
+    const endpointUid = unique('racing-ep');
+    const endpoints = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        raw('PUT', `/api/v1/app/${appUid}/endpoint/${endpointUid}`, { body: JSON.stringify({ url: RECEIVER }) }),
+      ),
+    );
+    expect(endpoints.map((answer) => answer.status).sort()).toEqual([200, 200, 200, 200, 200, 201]);
+    expect(new Set(endpoints.map((answer) => answer.body?.['id'])).size).toBe(1);
+  });
+
   it('upserts, patches (disabled, filters), deletes; a deleted endpoint is gone and its uid free', async () => {
     const uid = unique('upsert-ep');
     const created = await raw('PUT', `/api/v1/app/${appId}/endpoint/${uid}`, { body: JSON.stringify({ url: RECEIVER }) });
