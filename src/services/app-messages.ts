@@ -84,10 +84,21 @@ export interface MessageEndpointView extends EndpointView {
   nextAttempt: string | null;
 }
 
+// JSON.parse's source text access and JSON.rawJSON (V8, Node 21+), which TypeScript's lib lacks yet.
+type SourceReviver = (key: string, value: unknown, context: { source?: string }) => unknown;
+const parseJson = JSON.parse as (text: string, reviver: SourceReviver) => unknown;
+const rawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+/**
+ * The stored payload for an answer. Its numbers keep their source text: parsed into doubles, a
+ * 64-bit id such as 12345678901234567890 would come back rounded, and `1.0` as `1`.
+ */
 function payloadOf(payload: string | null, withContent: boolean): unknown {
   if (!withContent) return {};
   if (payload === null) return EXPUNGED_PAYLOAD;
-  return JSON.parse(payload) as unknown;
+  return parseJson(payload, (_key, value, context) =>
+    typeof value === 'number' && context.source !== undefined ? rawJson(context.source) : value,
+  );
 }
 
 type MessageFields = Pick<MessageRow, 'id' | 'eventId' | 'eventType' | 'channels' | 'payload' | 'createdAt'>;

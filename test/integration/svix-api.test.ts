@@ -623,6 +623,20 @@ describe('messages', () => {
     expectValidation(await refused(svix.message.list(app.id, { channel: 'bad channel' })), ['query', 'channel']);
   });
 
+  it('answers the payload with its numbers as sent: no 64-bit id rounded, no 1.0 turned into 1', async () => {
+    const payload = '{"big":12345678901234567890,"f":1.0,"e":1e2,"neg":-0,"list":[1.50,{"tiny":3e-7}]}';
+    const sent = await raw('POST', `/api/v1/app/${appId}/msg`, { body: `{"eventType":"user.created","payload":${payload}}` });
+    expect(sent.status).toBe(202);
+    const read = await fetch(`${s.url}/api/v1/app/${appId}/msg/${sent.body?.['id'] as string}?with_content=true`, {
+      headers: { authorization: `Bearer ${s.adminKey}` },
+    });
+    expect(await read.text()).toContain(`"payload":${payload}`);
+    const listed = await fetch(`${s.url}/api/v1/app/${appId}/msg?with_content=true&limit=1`, {
+      headers: { authorization: `Bearer ${s.adminKey}` },
+    });
+    expect(await listed.text()).toContain(`"payload":${payload}`);
+  });
+
   it('expunges content: reads show it as expired', async () => {
     const message = await svix.message.create(appId, { eventType: 'user.created', payload: { secret: 'card 4242' } });
     await svix.message.expungeContent(appId, message.id);
