@@ -13,13 +13,14 @@ import { killAllOrbits, startOrbit, type OrbitProcess } from '../../scripts/lib/
 import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrateDatabase } from '../../src/db/migrate.ts';
 import type { ReportedEvent } from '../../src/domain/run.ts';
-import { retryMessage } from '../../src/services/delivery.ts';
 import { getMessage as getLoggedMessage } from '../../src/services/delivery-log.ts';
 import { recover } from '../../src/services/recovery.ts';
+import { createTenant as createAdminTenant, issueApiKey } from '../../src/services/tenants.ts';
 import { createRun, recordEvent } from '../../src/services/runs.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { createTenant, startDeliveryHarness, type DeliveryHarness } from '../support/delivery-fixtures.ts';
 import { startFakeReceiver } from '../support/fake-receiver.ts';
+import { logApi } from '../support/log-app.ts';
 import { orderViolations, startOrderReceiver } from '../support/order-receiver.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -94,6 +95,9 @@ describe('one worker', () => {
     cleanups.push(() => receiver.close());
     const failing = await startFakeReceiver({ script: () => (down ? 503 : 200) });
     cleanups.push(() => failing.close());
+    // The retry below goes through the admin API, whose answer names where the message waits.
+    const admin = await createAdminTenant(h.deps, 'ordered-retry');
+    const adminCall = logApi(h.deps, (await issueApiKey(h.deps, admin.id, 'admin')).apiKey);
     const since = new Date(Date.now() - 1_000);
     const runId = await orderedRun(h, tenantId, failing.url);
     const ids = await report(h, tenantId, runId);
@@ -111,9 +115,9 @@ describe('one worker', () => {
     // A manual retry of a message waiting its turn adds no attempt: it goes in its turn, once.
     const last = ids.at(-1) as string;
     if ((await getLoggedMessage(h.deps, last)).waitingReason !== null) {
-      const retried = await retryMessage(h.deps, last);
-      expect(retried.endpointIds).toEqual([]);
-      expect(retried.waitingAt).toHaveLength(1);
+      const retried = await adminCall('POST', `/v1/admin/messages/${last}/retry`);
+      expect(retried.status).toBe(202);
+      expect(retried.body).toEqual({ messageId: last, status: 'queued', waitingAt: [expect.stringMatching(/^ep_/)] });
     }
     await expect.poll(async () => statusCounts(h.sql), { timeout: 10_000 }).toEqual({ succeeded: RUN_EVENTS.length });
     expect(failing.requests.map((request) => request.headers['svix-id'])).toEqual(ids);

@@ -93,7 +93,18 @@ const retryMessageRoute = createRoute({
   responses: {
     202: {
       description: 'the attempt is queued',
-      ...json(z.object({ messageId: z.string(), status: z.literal('queued') }).openapi('ManualRetryAccepted')),
+      ...json(
+        z
+          .object({
+            messageId: z.string(),
+            status: z.literal('queued'),
+            waitingAt: z
+              .array(z.string())
+              .optional()
+              .openapi({ description: 'ordered endpoints where the message waits its turn: no attempt now, it is sent in its turn' }),
+          })
+          .openapi('ManualRetryAccepted'),
+      ),
     },
     ...errorResponses(401, 403, 404),
   },
@@ -284,8 +295,10 @@ export function adminLogRoutes(deps: ServiceDeps): OpenAPIHono<ApiEnv> {
   );
 
   app.openapi(retryMessageRoute, async (c) => {
-    const { messageId, status } = await retryMessage(deps, c.req.valid('param').messageId, { endpointId: c.req.valid('query').endpointId });
-    return c.json({ messageId, status }, 202);
+    const { messageId, status, waitingAt } = await retryMessage(deps, c.req.valid('param').messageId, {
+      endpointId: c.req.valid('query').endpointId,
+    });
+    return c.json({ messageId, status, ...(waitingAt.length > 0 ? { waitingAt } : {}) }, 202);
   });
 
   app.openapi(listAttemptsRoute, async (c) => {
