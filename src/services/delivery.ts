@@ -719,9 +719,9 @@ async function recordAttempts(deps: DeliveryDeps, results: readonly AttemptResul
 
 /**
  * The operational events recorded attempts make (Svix's rules): `message.attempt.exhausted` when a
- * scheduled attempt leaves the delivery failed for good (its last step, or one that disabled its endpoint), `message.attempt.failing` at its 4th failed
- * attempt, `message.attempt.recovered` when it first succeeds after that; `endpoint.disabled` for
- * endpoints auto-disabled here.
+ * scheduled attempt leaves the delivery failed for good (its last step, or one that disabled its
+ * endpoint), `message.attempt.failing` at its 4th failed attempt, `message.attempt.recovered` when
+ * it first succeeds after that; `endpoint.disabled` for endpoints auto-disabled here.
  */
 function operationalEvents(
   results: readonly AttemptResult[],
@@ -735,8 +735,8 @@ function operationalEvents(
     const result = byAttempt.get(row.attemptId);
     if (result === undefined || result.endpoint.kind === 'operational') continue;
     const attempt = Number(row.attempt);
-    // A failed attempt that disabled its endpoint also ended its delivery failed (endpoint-health.ts), as Svix's
-    // disabling attempt is always the last of its message.
+    // A failed attempt that disabled its endpoint also ended its delivery (endpoint-health.ts), as
+    // Svix's disabling attempt is always its message's last.
     const ended = row.messageStatus === 'failed' || (row.messageStatus === 'pending' && disabledIds.has(row.endpointId));
     let type: 'message.attempt.exhausted' | 'message.attempt.failing' | 'message.attempt.recovered' | null = null;
     if (row.outcome === 'failed' && onSchedule(row.trigger) && ended) type = 'message.attempt.exhausted';

@@ -2,8 +2,9 @@
  * `idempotency-key` on the Svix-compatible POST routes (the SDKs send one on every POST, the same on
  * their own retries): the first successful answer is stored and a repeat of the same request with
  * the same key gets it back, byte for byte, without running again. A key is scoped to its URL, as
- * Svix scopes it; the same key and URL with another body is a 409 (Svix would replay); a repeat while the first is still running waits for it (up to a few seconds).
- * Refusals and failures are not stored, so a retry after one runs afresh.
+ * Svix scopes it; the same key and URL with another body is a 409 (where Svix would replay). A
+ * repeat while the first is still running waits for it (up to a few seconds). Refusals and failures
+ * are not stored, so a retry after one runs afresh.
  */
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
