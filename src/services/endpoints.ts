@@ -419,17 +419,21 @@ export async function changeEndpointHeaders(
 ): Promise<void> {
   const app = await findApplication(deps.db, tenantId, appKey);
   const endpoint = await findEndpoint(deps.db, app.id, key);
-  let headers: Record<string, string>;
-  if ('replace' in change) {
-    headers = change.replace;
-  } else {
-    // Header names are case-insensitive: a patch of X-Foo replaces x-foo.
-    const gone = new Set([...change.remove, ...Object.keys(change.patch)].map((name) => name.toLowerCase()));
-    headers = Object.fromEntries(Object.entries(endpoint.headers).filter(([name]) => !gone.has(name.toLowerCase())));
-    for (const [name, value] of Object.entries(change.patch)) if (value !== null) headers[name] = value;
-  }
-  await checkFields(deps, tenantId, { headers });
-  await deps.db.update(endpoints).set({ headers, updatedAt: deps.clock.now() }).where(eq(endpoints.id, endpoint.id));
+  await deps.db.transaction(async (tx) => {
+    // Read under the row's lock: two patches at once each keep the other's headers.
+    const [current] = await tx.select({ headers: endpoints.headers }).from(endpoints).where(eq(endpoints.id, endpoint.id)).for('update');
+    let headers: Record<string, string>;
+    if ('replace' in change) {
+      headers = change.replace;
+    } else {
+      // Header names are case-insensitive: a patch of X-Foo replaces x-foo.
+      const gone = new Set([...change.remove, ...Object.keys(change.patch)].map((name) => name.toLowerCase()));
+      headers = Object.fromEntries(Object.entries(current?.headers ?? {}).filter(([name]) => !gone.has(name.toLowerCase())));
+      for (const [name, value] of Object.entries(change.patch)) if (value !== null) headers[name] = value;
+    }
+    await checkFields(deps, tenantId, { headers });
+    await tx.update(endpoints).set({ headers, updatedAt: deps.clock.now() }).where(eq(endpoints.id, endpoint.id));
+  });
 }
 
 // ---- stats, recover, example ------------------------------------------------------------------

@@ -410,6 +410,11 @@ describe('endpoints', () => {
       deleteHeaders: ['authorization'],
     });
     expect(await svix.endpoint.getHeaders(appId, endpoint.id)).toEqual({ headers: { 'x-team': 'sales', 'X-New': '1' }, sensitive: [] });
+    // Patches at once each keep the others' headers.
+    const names = Array.from({ length: 20 }, (_, i) => `X-Concurrent-${i}`);
+    await Promise.all(names.map((name) => svix.endpoint.patchHeaders(appId, endpoint.id, { headers: { [name]: '1' } })));
+    const merged = (await svix.endpoint.getHeaders(appId, endpoint.id)).headers;
+    expect(Object.keys(merged).sort()).toEqual([...names, 'X-New', 'x-team'].sort());
     for (const name of ['svix-id', 'Host', 'Content-Type', 'webhook-signature', 'Transfer-Encoding']) {
       expectValidation(await refused(svix.endpoint.setHeaders(appId, endpoint.id, { headers: { [name]: 'x' } })), ['body', 'headers']);
     }
