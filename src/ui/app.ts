@@ -11,7 +11,7 @@ import { consoleRoutes } from './console-routes.ts';
 import { page } from './layout.ts';
 import { errorBody } from './login-pages.ts';
 import { portalRoutes } from './portal-routes.ts';
-import { isHtmx, securityHeaders, type UiDeps, type UiEnv } from './security.ts';
+import { formValues, isHtmx, securityHeaders, type UiDeps, type UiEnv } from './security.ts';
 
 /** An error page of the area the path belongs to, with the status it stands for. */
 function errorPage(c: Context, status: 400 | 404 | 500, text: string): Response {
@@ -31,13 +31,10 @@ function errorPage(c: Context, status: 400 | 404 | 500, text: string): Response 
  */
 async function holdsNul(c: Context): Promise<boolean> {
   if (/%00/i.test(c.req.url)) return true;
-  const type = c.req.header('content-type') ?? '';
-  if (c.req.method !== 'POST' || !(type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data')))
-    return false;
-  const body = await c.req.parseBody({ all: true });
-  return Object.values(body)
+  if (c.req.method !== 'POST') return false;
+  return Object.values(await formValues(c))
     .flat()
-    .some((value) => typeof value === 'string' && value.includes('\u0000'));
+    .some((value) => value.includes('\u0000'));
 }
 
 export function uiRoutes(deps: UiDeps): Hono<UiEnv> {
