@@ -1,10 +1,10 @@
-import { isUtf8 } from 'node:buffer';
 import type { MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ApiEnv } from './auth.ts';
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
-const decoder = new TextDecoder();
+// Fatal: bytes that are not UTF-8 throw, so one pass both checks and decodes.
+const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Refuses a JSON body that is not UTF-8 as malformed, where decoding it would have replaced the bad
@@ -19,9 +19,9 @@ export function requireUtf8Json(): MiddlewareHandler<ApiEnv> {
     const bytes = await c.req.arrayBuffer();
     // Hono keeps each read's promise here (its type says the value; the runtime holds promises).
     const cache = c.req.bodyCache as { text?: Promise<string> };
-    if (isUtf8(bytes)) {
+    try {
       cache.text = Promise.resolve(decoder.decode(bytes));
-    } else {
+    } catch {
       const refused = Promise.reject(new HTTPException(400, { message: 'the request body is not valid UTF-8' }));
       // Handled here too: a route that never reads its body must not leave an unhandled rejection.
       refused.catch(() => undefined);
