@@ -9,13 +9,14 @@
  * db/schema.ts), so a time window and a page are one index range scan: the message's columns are
  * indexed on `messages`, the delivery's state (status, endpoint) on `deliveries`.
  */
-import { and, asc, desc, eq, gte, inArray, isNotNull, lt, ne, or, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, lt, or, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
 import { attempts, deliveries, endpoints, messages, runs } from '../db/schema.ts';
 import type { AttemptErrorKind, AttemptOutcome, AttemptTrigger, EndpointKind, MessageStatus } from '../domain/delivery.ts';
 import { notFound, OrbitError } from '../domain/errors.ts';
 import { isMomentInRange, ITERATOR_RULE } from '../domain/limits.ts';
 import type { ServiceDeps } from './deps.ts';
+import { notOperationalEvent } from './operational.ts';
 
 /** One message at one endpoint, as the delivery log lists it. `id` is the message's (its svix-id). */
 export interface MessageView {
@@ -329,7 +330,7 @@ export function messageListQuery(db: Queryable, filter: MessageFilter) {
         filter.appId !== undefined ? eq(filter.endpointId !== undefined ? endpoints.appId : messages.appId, filter.appId) : undefined,
         filter.endpointId !== undefined ? eq(deliveries.endpointId, filter.endpointId) : undefined,
         filter.eventType !== undefined ? eq(messages.eventType, filter.eventType) : undefined,
-        filter.withoutOperational === true ? ne(endpoints.kind, 'operational') : undefined,
+        filter.withoutOperational === true ? notOperationalEvent : undefined,
         filter.since !== undefined ? gte(time, filter.since) : undefined,
         filter.until !== undefined ? lt(time, filter.until) : undefined,
         beforeDeliveryCursor(time, id, filter.iterator),
@@ -427,8 +428,7 @@ export async function getMessage(deps: Pick<ServiceDeps, 'db'>, messageId: strin
         eq(messages.id, messageId),
         scope.tenantId !== undefined ? eq(messages.tenantId, scope.tenantId) : undefined,
         scope.appId !== undefined ? eq(messages.appId, scope.appId) : undefined,
-        // An operational event is the one message of neither a run nor an application.
-        scope.withoutOperational === true ? or(isNotNull(messages.runId), isNotNull(messages.appId)) : undefined,
+        scope.withoutOperational === true ? notOperationalEvent : undefined,
       ),
     );
   if (!message) throw notFound('message');

@@ -5,7 +5,7 @@
  * transaction; one statement (or one short transaction when retries are planned) records the whole
  * batch afterwards. The two hot statements (load, record) go to postgres.js directly.
  */
-import { and, eq, ne, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type postgres from 'postgres';
 import pkg from '../../package.json' with { type: 'json' };
 import { deliveries, endpoints, messages } from '../db/schema.ts';
@@ -20,7 +20,7 @@ import { createSender, type Sender } from '../sender/sender.ts';
 import type { ServiceDeps } from './deps.ts';
 import { applyHealthChanges, DEFAULT_DISABLE_AFTER_MS, healthChanges, type HealthChanges, type HealthSignal } from './endpoint-health.ts';
 import { observeAttempts, type RecordedAttempt } from './observe.ts';
-import { writeOperationalEvents, type OperationalEvent } from './operational.ts';
+import { notOperationalEvent, writeOperationalEvents, type OperationalEvent } from './operational.ts';
 import { advanceHeads, lockEndpoints } from './ordering.ts';
 import { signingSecretsFor } from './signing-secrets.ts';
 import { HORIZON_MS, LEAD_MS, reserveSlots, type ThrottleKey } from './throttle.ts';
@@ -795,7 +795,7 @@ export async function retryMessage(
         scope.tenantId !== undefined ? eq(messages.tenantId, scope.tenantId) : undefined,
         scope.appId !== undefined ? eq(messages.appId, scope.appId) : undefined,
         scope.endpointId !== undefined ? eq(deliveries.endpointId, scope.endpointId) : undefined,
-        scope.withoutOperational === true ? ne(endpoints.kind, 'operational') : undefined,
+        scope.withoutOperational === true ? notOperationalEvent : undefined,
       ),
     );
   if (found.length === 0) throw notFound(scope.endpointId === undefined ? 'message' : 'message at this endpoint');

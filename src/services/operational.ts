@@ -11,8 +11,13 @@
  * endpoint under another one owned by the deployment's tenant: a tenant never sees the operator's
  * URL in its log.
  */
+import { sql } from 'drizzle-orm';
+import { messages } from '../db/schema.ts';
 import { newId } from '../lib/ids.ts';
 import { queryIn, type EnqueueTransaction, type PlannedDelivery } from '../queue/delivery-queue.ts';
+
+/** The messages that are not operational events (see above: an event has no run and no application). */
+export const notOperationalEvent = sql`(${messages.runId} is not null or ${messages.appId} is not null)`;
 
 export const OPERATIONAL_EVENT_TYPES = [
   'message.attempt.exhausted',
