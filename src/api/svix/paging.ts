@@ -4,7 +4,7 @@
  * with commas.
  */
 import { z } from '@hono/zod-openapi';
-import { PAGE_SIZE } from '../../domain/limits.ts';
+import { isMomentInRange, PAGE_SIZE } from '../../domain/limits.ts';
 import {
   CHANNEL,
   CHANNEL_MAX,
@@ -58,24 +58,22 @@ export const BooleanQuery = z
   .optional()
   .openapi({ type: 'boolean' });
 
-/** Dates PostgreSQL and JavaScript both hold: from 1970 to the end of 9999. */
-const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-
 /** A date-time as the SDKs send it (ISO 8601); a bad or out-of-range one is a 422. */
 export const dateTime = () =>
   z
     .string()
     .max(64)
     .transform((text, ctx) => {
-      const ms = Date.parse(text);
-      if (Number.isNaN(ms) || ms < 0 || ms > LATEST) {
+      const at = new Date(Date.parse(text));
+      // The moments Orbit stores (years 1 to 9999), from 1970 on as Svix takes them.
+      if (at.getTime() < 0 || !isMomentInRange(at)) {
         ctx.addIssue({
           code: 'custom',
           message: 'must be a date-time in ISO 8601 between 1970 and 9999, such as 2026-02-18T12:00:00.000Z',
         });
         return z.NEVER;
       }
-      return new Date(ms);
+      return at;
     })
     .openapi({ type: 'string', format: 'date-time' });
 
